@@ -1,0 +1,2 @@
+// Placeholder until the package lands; replaced by its implementation.
+export const packageName = '@cryopipe/spawn';
