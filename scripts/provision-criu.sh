@@ -44,7 +44,15 @@ smoke_test_quiet() {
   local bin=$1 env dir pid rc=0
   env=$(criu_env_for "$bin")
   dir=$(mktemp -d "${TMPDIR:-/tmp}/cryopipe-smoke.XXXXXX")
-  setsid sleep 600 </dev/null >/dev/null 2>&1 &
+  # Start the sleeper with nothing inherited beyond 0-2: whatever ran us may
+  # hold sockets, which CRIU would rightly refuse to dump.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done
+    exec setsid sleep 600
+  ) </dev/null >/dev/null 2>&1 &
   pid=$!
   sleep 0.2
   if ! env $env timeout 60 "$bin" dump -t "$pid" -D "$dir" -o dump.log >/dev/null 2>&1; then

@@ -44,9 +44,9 @@ export const criu: Requirement = {
   name: 'criu',
   check() {
     if (criuProbe !== null) return criuProbe;
-    const bin = process.env.CRYOPIPE_CRIU ?? which('criu');
+    const bin = process.env.CRIU_BIN ?? which('criu');
     if (!bin) {
-      criuProbe = 'criu not found (set CRYOPIPE_CRIU or run `bash scripts/setup.sh` as root)';
+      criuProbe = 'criu not found (set CRIU_BIN or run `bash scripts/setup.sh` as root)';
       return criuProbe;
     }
     try {
