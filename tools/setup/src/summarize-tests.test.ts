@@ -17,7 +17,12 @@ function summarize(report: unknown, vitestRc = '0', checksRc = '0') {
 
 describe('scripts/summarize-tests.mjs', () => {
   it('prints the counts and succeeds when everything passed', () => {
-    const r = summarize({ numPassedTests: 7, numFailedTests: 0, numPendingTests: 2, testResults: [] });
+    const r = summarize({
+      numPassedTests: 7,
+      numFailedTests: 0,
+      numPendingTests: 2,
+      testResults: [],
+    });
     expect(r).toEqual({ status: 0, last: '7 passed, 0 failed, 2 skipped' });
   });
 
@@ -26,7 +31,9 @@ describe('scripts/summarize-tests.mjs', () => {
       status: 1,
       last: '3 passed, 1 failed',
     });
-    expect(summarize({ numPassedTests: 3, numFailedTests: 0, testResults: [] }, '1').status).toBe(1);
+    expect(summarize({ numPassedTests: 3, numFailedTests: 0, testResults: [] }, '1').status).toBe(
+      1,
+    );
   });
 
   it('counts a suite that failed to load as a failure', () => {
@@ -44,6 +51,8 @@ describe('scripts/summarize-tests.mjs', () => {
   });
 
   it('fails when lint, typecheck or publint failed even if tests passed', () => {
-    expect(summarize({ numPassedTests: 1, numFailedTests: 0, testResults: [] }, '0', '1').status).toBe(1);
+    expect(
+      summarize({ numPassedTests: 1, numFailedTests: 0, testResults: [] }, '0', '1').status,
+    ).toBe(1);
   });
 });

@@ -6,11 +6,7 @@ import { inCI, missing, type Requirement } from './requirements.ts';
  * requirement is unmet: under CI the suite FAILS with a test naming what is
  * missing; on a developer's laptop (no CI) it is reported as skipped.
  */
-export function describeWith(
-  reqs: readonly Requirement[],
-  name: string,
-  body: () => void,
-): void {
+export function describeWith(reqs: readonly Requirement[], name: string, body: () => void): void {
   const problems = missing(reqs);
   if (problems.length === 0) {
     describe(name, body);

@@ -12,7 +12,12 @@ export interface Requirement {
 
 /** Absolute path of `cmd` on PATH (plus the sbin dirs root usually has), or undefined. */
 export function which(cmd: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/local/sbin',
+    '/usr/sbin',
+    '/sbin',
+  ];
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, cmd);
@@ -27,7 +32,9 @@ export function which(cmd: string): string | undefined {
 export const root: Requirement = {
   name: 'root',
   check: () =>
-    process.getuid?.() === 0 ? undefined : 'tests must run as root (CRIU needs CAP_SYS_ADMIN and friends)',
+    process.getuid?.() === 0
+      ? undefined
+      : 'tests must run as root (CRIU needs CAP_SYS_ADMIN and friends)',
 };
 
 /** A binary on PATH; `hint` says how to install it. */
@@ -53,7 +60,11 @@ export const criu: Requirement = {
       execFileSync(bin, ['check'], { stdio: 'pipe' });
       criuProbe = undefined;
     } catch (err) {
-      const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+      const stderr = String((err as { stderr?: Buffer }).stderr ?? '')
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' | ');
       criuProbe = `\`${bin} check\` failed: ${stderr}`;
     }
     return criuProbe;
