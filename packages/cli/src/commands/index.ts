@@ -1,0 +1,14 @@
+import type { Command } from '../command.ts';
+import { checkpoint } from './checkpoint.ts';
+import { diagnose } from './diagnose.ts';
+import { doctor } from './doctor.ts';
+import { kill } from './kill.ts';
+import { logs } from './logs.ts';
+import { ps } from './ps.ts';
+import { restore } from './restore.ts';
+import { rm } from './rm.ts';
+import { run } from './run.ts';
+import { wait } from './wait.ts';
+
+/** In the order `cryopipe --help` lists them. */
+export const commands: readonly Command[] = [run, ps, checkpoint, restore, logs, wait, kill, rm, doctor, diagnose];

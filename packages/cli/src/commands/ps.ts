@@ -1,0 +1,80 @@
+import { statSync } from 'node:fs';
+import { Procfs } from '@cryopipe/procfs';
+import type { Command } from '../command.ts';
+import { EXIT } from '../errors.ts';
+import { jobLiveness } from '../liveness.ts';
+import { formatBytes, formatDuration, table } from '../output.ts';
+
+export const ps: Command = {
+  name: 'ps',
+  summary: 'list jobs: state, pids, age, CPU, output sizes, checkpoints',
+  usage: '',
+  options: {},
+  examples: ['cryopipe ps', 'cryopipe ps --json | jq ".[] | select(.state==\\"running\\")"'],
+  async run({ store, out }) {
+    const rows = [];
+    for (const job of store.list()) {
+      const live = await jobLiveness(store, job);
+      const checkpoints = store.checkpoints(job.id);
+      const outputs = (checkpoints.at(-1)?.files ?? []).map((f) => ({ path: f.path, bytes: sizeOf(f.path) }));
+      rows.push({
+        id: job.id,
+        name: job.name,
+        state: live.state,
+        exitCode: live.exitCode,
+        rootPid: live.alive ? job.rootPid : undefined,
+        stagePids: live.alive ? (live.status?.stages.map((s) => s.hostPid) ?? []) : [],
+        ageMs: Date.now() - Date.parse(job.createdAt),
+        cpuMs: live.alive ? await treeCpuMs(job.rootPid) : undefined,
+        checkpoints: checkpoints.length,
+        restores: job.restores.length,
+        outputs,
+        command: job.command,
+      });
+    }
+    out.result(rows);
+    if (!out.json) {
+      if (rows.length === 0) {
+        out.line("no jobs; start one with 'cryopipe run -- CMD …'");
+        return EXIT.ok;
+      }
+      out.line(
+        table([
+          ['ID', 'NAME', 'STATE', 'PID', 'AGE', 'CPU', 'CKPT', 'COMMAND'],
+          ...rows.map((r) => [
+            r.id,
+            r.name ?? '-',
+            r.state + (r.exitCode !== undefined ? `(${r.exitCode})` : ''),
+            r.rootPid ? String(r.rootPid) : '-',
+            formatDuration(r.ageMs),
+            r.cpuMs !== undefined ? formatDuration(r.cpuMs) : '-',
+            String(r.checkpoints),
+            r.command.length > 60 ? `${r.command.slice(0, 57)}...` : r.command,
+          ]),
+        ]),
+      );
+      for (const r of rows) for (const o of r.outputs) out.line(`  ${r.id} writes ${o.path} (${o.bytes === undefined ? 'missing' : formatBytes(o.bytes)})`);
+    }
+    return EXIT.ok;
+  },
+};
+
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time of the job's processes (user + system), from /proc/PID/stat. */
+async function treeCpuMs(pid: number): Promise<number | undefined> {
+  try {
+    const snap = await new Procfs().snapshot(pid, { outside: false });
+    let seconds = 0;
+    for (const p of snap.processes.values()) seconds += p.stat.userTime + p.stat.systemTime;
+    return seconds * 1000;
+  } catch {
+    return undefined; // it ended while we looked
+  }
+}

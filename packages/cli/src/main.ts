@@ -1,0 +1,83 @@
+import { parseArgs } from 'node:util';
+import type { Command, CommandContext } from './command.ts';
+import { commands } from './commands/index.ts';
+import { CliError, EXIT } from './errors.ts';
+import { commandHelp, mainHelp } from './help.ts';
+import { JobStore } from './job-store.ts';
+import { Output } from './output.ts';
+import { VERSION } from './version.ts';
+
+const GLOBAL_OPTIONS = {
+  json: { type: 'boolean', description: 'print one JSON document on stdout (stable shape)' },
+  help: { type: 'boolean', short: 'h', description: 'show help' },
+} as const;
+
+/** Runs one cryopipe invocation and returns its exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const wantsJson = argv.includes('--json');
+  const out = new Output({ json: wantsJson });
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    const cmd = topic ? commands.find((c) => c.name === topic) : undefined;
+    process.stdout.write(cmd ? commandHelp(cmd) : mainHelp(commands));
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`cryopipe ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    out.error(`unknown command '${name}'`, `see 'cryopipe --help' for the list of commands`);
+    return EXIT.usage;
+  }
+  try {
+    const ctx = parseCommandLine(command, rest, out);
+    if (ctx.values.help) {
+      process.stdout.write(commandHelp(command));
+      return EXIT.ok;
+    }
+    return await command.run(ctx);
+  } catch (err) {
+    return report(err, out);
+  }
+}
+
+function parseCommandLine(command: Command, args: string[], out: Output): CommandContext {
+  // For `run`, everything after `--` (or after the first positional) is the pipeline.
+  const dashdash = args.indexOf('--');
+  const own = command.allowPositionals && dashdash >= 0 ? args.slice(0, dashdash) : args;
+  const tail = command.allowPositionals && dashdash >= 0 ? args.slice(dashdash + 1) : [];
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: own,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new CliError((err as Error).message.replace(/\. To specify a positional.*$/s, ''), EXIT.usage, `see 'cryopipe ${command.name} --help'`);
+  }
+  return {
+    values: parsed.values as CommandContext['values'],
+    positionals: [...parsed.positionals, ...tail],
+    store: new JobStore(),
+    out,
+  };
+}
+
+function report(err: unknown, out: Output): number {
+  if (CliError.is(err)) {
+    if (out.json) out.result({ error: { message: err.message, hint: err.hint, exitCode: err.exitCode } });
+    out.error(err.message, err.hint);
+    return err.exitCode;
+  }
+  // Errors from the libraries carry their own clear messages; show them as they are.
+  const e = err as Error & { hint?: string };
+  if (out.json) out.result({ error: { message: e.message, name: e.name } });
+  out.error(e.message ?? String(err), e.hint);
+  if (process.env.CRYOPIPE_DEBUG) process.stderr.write(`${e.stack}\n`);
+  return EXIT.failure;
+}

@@ -1,0 +1,20 @@
+import type { JobRecord, JobStore } from './job-store.ts';
+import { jobLiveness, type Liveness } from './liveness.ts';
+import type { Output } from './output.ts';
+
+/**
+ * Waits until the job is no longer running — it finished, was checkpointed,
+ * or vanished — polling /proc and the run status: after a restore the job is
+ * not our child, so waitpid can't be used.
+ */
+export async function waitForJob(store: JobStore, job: JobRecord, _out: Output, pollMs = 200): Promise<Liveness & { exitCode: number }> {
+  for (;;) {
+    const fresh = store.load(job.id); // a restore elsewhere may have changed the root pid
+    const live = await jobLiveness(store, fresh);
+    if (!live.alive) {
+      const code = live.exitCode ?? (live.state === 'checkpointed' ? 0 : 1);
+      return { ...live, exitCode: code };
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
