@@ -1,3 +1,6 @@
 import { defineProject } from 'vitest/config';
 
-export default defineProject({ test: { name: 'spawn' } });
+// The launcher is compiled before the tests so they always run the current launcher.c.
+export default defineProject({
+  test: { name: 'spawn', globalSetup: ['./test/build-launcher.setup.ts'] },
+});

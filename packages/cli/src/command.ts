@@ -2,7 +2,10 @@ import type { ParseArgsConfig } from 'node:util';
 import type { JobStore } from './job-store.ts';
 import type { Output } from './output.ts';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; valueName?: string };
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & {
+  description: string;
+  valueName?: string;
+};
 
 /** One `cryopipe` subcommand: its help text and what it does. */
 export interface Command {

@@ -4,12 +4,22 @@ import { CliError, EXIT } from './errors.ts';
 /** A criu client for one request, with errors turned into CLI errors that say what to do. */
 export function openCriu(): CriuClient {
   if (process.geteuid?.() !== 0) {
-    throw new CliError('checkpoint and restore need root (CRIU needs CAP_SYS_ADMIN, CAP_SYS_PTRACE and more)', EXIT.environment, 'run cryopipe with sudo');
+    throw new CliError(
+      'checkpoint and restore need root (CRIU needs CAP_SYS_ADMIN, CAP_SYS_PTRACE and more)',
+      EXIT.environment,
+      'run cryopipe with sudo',
+    );
   }
   try {
     return CriuClient.swrk();
   } catch (err) {
-    if (CriuError.is(err)) throw new CliError(err.message, EXIT.environment, "run 'cryopipe doctor' to see what this machine needs", { cause: err });
+    if (CriuError.is(err))
+      throw new CliError(
+        err.message,
+        EXIT.environment,
+        "run 'cryopipe doctor' to see what this machine needs",
+        { cause: err },
+      );
     throw err;
   }
 }

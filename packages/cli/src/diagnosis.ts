@@ -34,9 +34,27 @@ export interface Finding {
   fix: string;
 }
 
-const SHELLS = new Set(['bash', 'sh', 'dash', 'zsh', 'fish', 'ksh', 'tmux: server', 'screen', 'sshd', 'login']);
+const SHELLS = new Set([
+  'bash',
+  'sh',
+  'dash',
+  'zsh',
+  'fish',
+  'ksh',
+  'tmux: server',
+  'screen',
+  'sshd',
+  'login',
+]);
 /** Descriptor kinds CRIU can't checkpoint at all. */
-const UNDUMPABLE_ANON = new Set(['io_uring', 'perf_event', 'bpf-map', 'bpf-prog', 'bpf-link', 'userfaultfd']);
+const UNDUMPABLE_ANON = new Set([
+  'io_uring',
+  'perf_event',
+  'bpf-map',
+  'bpf-prog',
+  'bpf-link',
+  'userfaultfd',
+]);
 
 export async function diagnoseTree(rootPid: number, procfs = new Procfs()): Promise<Finding[]> {
   return diagnoseSnapshot(await procfs.snapshot(rootPid));
@@ -45,7 +63,8 @@ export async function diagnoseTree(rootPid: number, procfs = new Procfs()): Prom
 /** Pure: findings from a snapshot (testable on fixtures). */
 export function diagnoseSnapshot(snap: Snapshot): Finding[] {
   const findings: Finding[] = [];
-  const comm = (pid: number) => snap.processes.get(pid)?.stat.comm ?? snap.outside?.stats.get(pid)?.comm;
+  const comm = (pid: number) =>
+    snap.processes.get(pid)?.stat.comm ?? snap.outside?.stats.get(pid)?.comm;
   const ev = (pid: number, d?: Descriptor): Evidence => ({
     pid,
     ...(comm(pid) !== undefined ? { comm: comm(pid) } : {}),
@@ -59,7 +78,8 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
       id: 'controlling-terminal',
       severity: 'blocker',
       message: `the tree has a controlling terminal (${term.controlling.map((c) => c.device.path).join(', ')})${term.sharedWithOutside ? ', shared with processes outside it (the shell)' : ''}`,
-      criuSays: 'Task attached to shell terminal. Consider using --shell-job option / tty: Found dangling tty with sid …',
+      criuSays:
+        'Task attached to shell terminal. Consider using --shell-job option / tty: Found dangling tty with sid …',
       evidence: term.controlling.flatMap((c) => c.pids.map((p) => ev(p))),
       fix: "start the job detached from the terminal: 'cryopipe run' does it (setsid, stdin from /dev/null, output to files). A --shell-job dump can only be restored from a process that owns a terminal, so 'cryopipe adopt' is the way for a job already running in a terminal.",
     });
@@ -71,7 +91,12 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
       severity: 'blocker',
       message: `${ttyFds.length} descriptor${ttyFds.length > 1 ? 's point' : ' points'} at a terminal (${[...new Set(ttyFds.map((t) => t.path))].join(', ')})`,
       criuSays: 'tty: Found slave peer index N without correspond master peer',
-      evidence: ttyFds.map((t) => ({ pid: t.pid, ...(comm(t.pid) ? { comm: comm(t.pid) } : {}), fd: t.fd, target: t.path })),
+      evidence: ttyFds.map((t) => ({
+        pid: t.pid,
+        ...(comm(t.pid) ? { comm: comm(t.pid) } : {}),
+        fd: t.fd,
+        target: t.path,
+      })),
       fix: 'redirect stdin from /dev/null and stdout/stderr to files; with cryopipe run that is the default',
     });
   }
@@ -85,7 +110,9 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
       fix: 'start the pipeline under setsid (cryopipe run does, as PID 1 of a fresh PID namespace)',
     });
   }
-  const ledOutside = term.sessionsLedOutside.filter((s) => s !== term.root.session || term.root.isSessionLeader);
+  const ledOutside = term.sessionsLedOutside.filter(
+    (s) => s !== term.root.session || term.root.isSessionLeader,
+  );
   if (ledOutside.length > 0) {
     findings.push({
       id: 'session-leader-outside',
@@ -98,14 +125,26 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
   }
 
   for (const conn of pipePeers(snap)) {
-    if (conn.contained || (conn.readEnd !== 'outside' && conn.readEnd !== 'both' && conn.writeEnd !== 'outside' && conn.writeEnd !== 'both')) continue;
+    if (
+      conn.contained ||
+      (conn.readEnd !== 'outside' &&
+        conn.readEnd !== 'both' &&
+        conn.writeEnd !== 'outside' &&
+        conn.writeEnd !== 'both')
+    )
+      continue;
     const outsideEnds = [...conn.readers, ...conn.writers].filter((h) => !h.inside);
     findings.push({
       id: conn.kind === 'fifo' ? 'fifo-outside' : 'pipe-outside',
       severity: 'blocker',
       message: `${conn.kind === 'fifo' ? `FIFO ${conn.path}` : `pipe ${conn.inode}`} connects the tree with processes outside it (${outsideEnds.map((h) => `${h.comm} ${h.pid}`).join(', ')})`,
       criuSays: 'External pipe … Consider using --inherit-fd / --external',
-      evidence: [...conn.readers, ...conn.writers].map((h) => ({ pid: h.pid, comm: h.comm, fd: h.fd, target: `${conn.kind}:[${conn.inode}]` })),
+      evidence: [...conn.readers, ...conn.writers].map((h) => ({
+        pid: h.pid,
+        comm: h.comm,
+        fd: h.fd,
+        target: `${conn.kind}:[${conn.inode}]`,
+      })),
       fix: 'let one parent create every pipe of the pipeline (cryopipe run does); nothing outside the tree may hold a pipe end',
     });
   }
@@ -117,10 +156,16 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
     if (!shared && (s?.family === 'netlink' || listening)) continue;
     findings.push({
       id: 'socket',
-      severity: shared || s?.family === 'unix' || s?.family?.startsWith('tcp') ? 'blocker' : 'warning',
+      severity:
+        shared || s?.family === 'unix' || s?.family?.startsWith('tcp') ? 'blocker' : 'warning',
       message: `a ${s?.family ?? 'socket'} socket (inode ${use.inode}) ${shared ? 'is shared with processes outside the tree' : 'may lead outside the tree'}`,
       criuSays: 'unix: External socket is used. Consider using --ext-unix-sk option.',
-      evidence: use.holders.map((h) => ({ pid: h.pid, ...(comm(h.pid) ? { comm: comm(h.pid) } : {}), fd: h.fd, target: `socket:[${use.inode}]` })),
+      evidence: use.holders.map((h) => ({
+        pid: h.pid,
+        ...(comm(h.pid) ? { comm: comm(h.pid) } : {}),
+        fd: h.fd,
+        target: `socket:[${use.inode}]`,
+      })),
       fix: 'keep sockets out of the job (no inherited sockets; no connections to daemons); cryopipe run closes every inherited descriptor',
     });
   }
@@ -149,7 +194,9 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
   }
 
   // Descriptors beyond stdio on the root that nobody in the tree created: inherited from whoever started it.
-  const inheritedOnRoot = root.fds.filter((d) => d.fd > 2 && d.kind !== 'pipe' && d.kind !== 'file');
+  const inheritedOnRoot = root.fds.filter(
+    (d) => d.fd > 2 && d.kind !== 'pipe' && d.kind !== 'file',
+  );
   if (inheritedOnRoot.length > 0) {
     findings.push({
       id: 'stray-descriptors',
@@ -205,7 +252,10 @@ export function formatFindings(findings: readonly Finding[]): string {
     .map((f) => {
       const ev = f.evidence
         .slice(0, 6)
-        .map((e) => `      ${e.comm ?? ''} pid ${e.pid}${e.fd !== undefined ? ` fd ${e.fd}` : ''}${e.target ? ` -> ${e.target}` : ''}`)
+        .map(
+          (e) =>
+            `      ${e.comm ?? ''} pid ${e.pid}${e.fd !== undefined ? ` fd ${e.fd}` : ''}${e.target ? ` -> ${e.target}` : ''}`,
+        )
         .join('\n');
       const more = f.evidence.length > 6 ? `\n      … and ${f.evidence.length - 6} more` : '';
       return `  [${f.severity}] ${f.message}${f.criuSays ? `\n    criu: "${f.criuSays}"` : ''}\n${ev}${more}\n    fix: ${f.fix}`;

@@ -58,5 +58,7 @@ function exitCodes(): string {
     environment: 'this machine can not do it (not root, criu missing, …)',
     refused: 'refused for safety (unsafe images, files changed since the checkpoint)',
   };
-  return (Object.keys(EXIT) as (keyof typeof EXIT)[]).map((k) => `  ${EXIT[k]}  ${meaning[k]}`).join('\n');
+  return (Object.keys(EXIT) as (keyof typeof EXIT)[])
+    .map((k) => `  ${EXIT[k]}  ${meaning[k]}`)
+    .join('\n');
 }

@@ -1,2 +1,34 @@
-// Placeholder until the package lands; replaced by its implementation.
-export const packageName = '@cryopipe/cli';
+// The cryopipe CLI as a library: run it in-process, or reuse its pieces.
+
+export { commands } from './commands/index.ts';
+export {
+  blockingFindings,
+  diagnoseSnapshot,
+  diagnoseTree,
+  type Evidence,
+  type Finding,
+  formatFindings,
+  type Severity,
+} from './diagnosis.ts';
+export { CliError, EXIT } from './errors.ts';
+export {
+  checkFile,
+  type FileCheck,
+  type FileRecord,
+  reconcileFiles,
+  recordFile,
+} from './file-state.ts';
+export { cryopipeHome } from './home.ts';
+export { assertImagesPrivate } from './image-safety.ts';
+export { type CheckpointRecord, type JobPhase, type JobRecord, JobStore } from './job-store.ts';
+export { main } from './main.ts';
+export { toSpawnSpec } from './pipeline-spec.ts';
+export {
+  MAX_FD,
+  type PipelineSyntax,
+  PipelineSyntaxError,
+  parsePipelineArgv,
+  parsePipelineString,
+  type Redirection,
+  type StageSyntax,
+} from './pipeline-syntax.ts';

@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { type RunStatus, tryReadRunStatus } from '@cryopipe/spawn';
+import { type RunStatus, readRunStatus } from '@cryopipe/spawn';
 import type { JobRecord, JobStore } from './job-store.ts';
 
 /** What a job looks like right now, combining job.json, the run status and /proc. */
@@ -28,12 +28,21 @@ export function isJobRoot(pid: number): boolean {
 }
 
 export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Liveness> {
-  const status = await tryReadRunStatus(store.runDir(job.id));
+  // No status yet (the launcher is starting) or a torn read: treat as unknown.
+  const status = await readRunStatus(store.runDir(job.id)).catch(() => undefined);
   const alive = isJobRoot(job.rootPid);
   if (alive) return { state: 'running', alive, exitCode: undefined, status };
-  if (status?.state === 'exited') return { state: status.exitCode === 0 ? 'exited' : 'failed', alive, exitCode: status.exitCode, status };
-  if (status?.state === 'failed') return { state: 'failed', alive, exitCode: status.exitCode, status };
-  if (job.phase === 'checkpointed') return { state: 'checkpointed', alive, exitCode: undefined, status };
+  if (status?.state === 'exited')
+    return {
+      state: status.exitCode === 0 ? 'exited' : 'failed',
+      alive,
+      exitCode: status.exitCode,
+      status,
+    };
+  if (status?.state === 'failed')
+    return { state: 'failed', alive, exitCode: status.exitCode, status };
+  if (job.phase === 'checkpointed')
+    return { state: 'checkpointed', alive, exitCode: undefined, status };
   // Neither running nor finished: killed from outside, or the machine rebooted.
   return { state: 'lost', alive, exitCode: undefined, status };
 }

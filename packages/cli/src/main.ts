@@ -58,7 +58,11 @@ function parseCommandLine(command: Command, args: string[], out: Output): Comman
       strict: true,
     });
   } catch (err) {
-    throw new CliError((err as Error).message.replace(/\. To specify a positional.*$/s, ''), EXIT.usage, `see 'cryopipe ${command.name} --help'`);
+    throw new CliError(
+      (err as Error).message.replace(/\. To specify a positional.*$/s, ''),
+      EXIT.usage,
+      `see 'cryopipe ${command.name} --help'`,
+    );
   }
   return {
     values: parsed.values as CommandContext['values'],
@@ -70,7 +74,8 @@ function parseCommandLine(command: Command, args: string[], out: Output): Comman
 
 function report(err: unknown, out: Output): number {
   if (CliError.is(err)) {
-    if (out.json) out.result({ error: { message: err.message, hint: err.hint, exitCode: err.exitCode } });
+    if (out.json)
+      out.result({ error: { message: err.message, hint: err.hint, exitCode: err.exitCode } });
     out.error(err.message, err.hint);
     return err.exitCode;
   }

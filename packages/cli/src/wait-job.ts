@@ -7,7 +7,12 @@ import type { Output } from './output.ts';
  * or vanished — polling /proc and the run status: after a restore the job is
  * not our child, so waitpid can't be used.
  */
-export async function waitForJob(store: JobStore, job: JobRecord, _out: Output, pollMs = 200): Promise<Liveness & { exitCode: number }> {
+export async function waitForJob(
+  store: JobStore,
+  job: JobRecord,
+  _out: Output,
+  pollMs = 200,
+): Promise<Liveness & { exitCode: number }> {
   for (;;) {
     const fresh = store.load(job.id); // a restore elsewhere may have changed the root pid
     const live = await jobLiveness(store, fresh);

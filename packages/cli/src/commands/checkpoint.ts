@@ -1,8 +1,8 @@
 import { renameSync, rmSync } from 'node:fs';
 import { release as kernelRelease } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from '../command.ts';
 import { directoryBytes, nextCheckpointNumber } from '../checkpoint-files.ts';
+import type { Command } from '../command.ts';
 import { describeCriuError, openCriu } from '../criu.ts';
 import { blockingFindings, diagnoseTree, formatFindings } from '../diagnosis.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -26,14 +26,21 @@ every earlier checkpoint intact. For each file the job has open for writing,
 its size and a hash of its last 64 KiB are recorded, so 'restore' can put a
 file that grew since back to its checkpointed size.`,
   options: {
-    'leave-running': { type: 'boolean', description: 'keep the job running after the dump (a live checkpoint)' },
+    'leave-running': {
+      type: 'boolean',
+      description: 'keep the job running after the dump (a live checkpoint)',
+    },
   },
   examples: ['cryopipe checkpoint enc', 'cryopipe checkpoint enc --leave-running --json'],
   async run({ values, positionals, store, out }) {
     const job = store.resolve(jobRef(positionals));
     const leaveRunning = Boolean(values['leave-running']);
     if (!isJobRoot(job.rootPid)) {
-      throw new CliError(`job ${job.id} is not running, so there is nothing to checkpoint`, EXIT.failure, `see 'cryopipe ps'`);
+      throw new CliError(
+        `job ${job.id} is not running, so there is nothing to checkpoint`,
+        EXIT.failure,
+        `see 'cryopipe ps'`,
+      );
     }
     const release = acquireLock(store.lockPath(job.id), 'checkpoint');
     const number = nextCheckpointNumber(store.checkpointsDir(job.id));
@@ -95,7 +102,16 @@ file that grew since back to its checkpointed size.`,
       writeJsonAtomic(join(tmp, 'checkpoint.json'), record);
       renameSync(tmp, store.checkpointDir(job.id, number));
       if (!leaveRunning) store.save({ ...store.load(job.id), phase: 'checkpointed' });
-      out.result({ id: job.id, checkpoint: record.number, leaveRunning, imageBytes: record.imageBytes, frozenMs: record.frozenMs, dumpMs, stats, files });
+      out.result({
+        id: job.id,
+        checkpoint: record.number,
+        leaveRunning,
+        imageBytes: record.imageBytes,
+        frozenMs: record.frozenMs,
+        dumpMs,
+        stats,
+        files,
+      });
       out.line(
         `checkpoint ${number} of ${job.id}: ${formatBytes(record.imageBytes)} of images, ` +
           `frozen ${record.frozenMs !== undefined ? formatDuration(record.frozenMs) : '?'}, ` +

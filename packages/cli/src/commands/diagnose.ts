@@ -17,20 +17,29 @@ Exits 0 when nothing blocks a dump, 1 when something does.`,
   async run({ positionals, out }) {
     const pid = Number(positionals[0]);
     if (!Number.isInteger(pid) || pid <= 0) {
-      throw new CliError(`diagnose needs a process id, not '${positionals[0] ?? ''}'`, EXIT.usage, 'find one with pgrep or ps, e.g. cryopipe diagnose $(pgrep -o ffmpeg)');
+      throw new CliError(
+        `diagnose needs a process id, not '${positionals[0] ?? ''}'`,
+        EXIT.usage,
+        'find one with pgrep or ps, e.g. cryopipe diagnose $(pgrep -o ffmpeg)',
+      );
     }
     let findings: Awaited<ReturnType<typeof diagnoseTree>>;
     try {
       findings = await diagnoseTree(pid);
     } catch (err) {
-      if (ProcfsError.is(err) && err.code === 'NOT_FOUND') throw new CliError(`no process ${pid}`, EXIT.notFound);
+      if (ProcfsError.is(err) && err.code === 'NOT_FOUND')
+        throw new CliError(`no process ${pid}`, EXIT.notFound);
       throw err;
     }
     const blockers = blockingFindings(findings);
     out.result({ pid, dumpable: blockers.length === 0, findings });
     if (findings.length === 0) out.line(`pid ${pid}: nothing stands in the way of a checkpoint`);
     else {
-      out.line(blockers.length ? `pid ${pid}: ${blockers.length} problem(s) block a checkpoint` : `pid ${pid}: nothing blocks a checkpoint`);
+      out.line(
+        blockers.length
+          ? `pid ${pid}: ${blockers.length} problem(s) block a checkpoint`
+          : `pid ${pid}: nothing blocks a checkpoint`,
+      );
       out.line(formatFindings(findings));
     }
     return blockers.length ? EXIT.failure : EXIT.ok;

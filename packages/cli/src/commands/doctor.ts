@@ -23,21 +23,34 @@ export const doctor: Command = {
   summary: 'check whether this machine can checkpoint and restore, and what to change',
   usage: '',
   options: {},
-  examples: ['cryopipe doctor', 'cryopipe doctor --json | jq ".checks[] | select(.verdict != \\"ok\\")"'],
+  examples: [
+    'cryopipe doctor',
+    'cryopipe doctor --json | jq ".checks[] | select(.verdict != \\"ok\\")"',
+  ],
   async run({ store, out }) {
     const checks: Check[] = [];
     const root = process.geteuid?.() === 0;
     checks.push(
       root
         ? { name: 'root', verdict: 'ok', detail: 'running as root' }
-        : { name: 'root', verdict: 'fail', detail: `running as uid ${process.geteuid?.()}`, fix: 'run cryopipe as root (sudo): CRIU needs CAP_SYS_ADMIN, CAP_SYS_PTRACE and more' },
+        : {
+            name: 'root',
+            verdict: 'fail',
+            detail: `running as uid ${process.geteuid?.()}`,
+            fix: 'run cryopipe as root (sudo): CRIU needs CAP_SYS_ADMIN, CAP_SYS_PTRACE and more',
+          },
     );
 
     let criuPath: string | undefined;
     try {
       criuPath = findCriu();
     } catch (err) {
-      checks.push({ name: 'criu', verdict: 'fail', detail: (err as Error).message, fix: 'install CRIU 4.x: bash scripts/setup.sh in the cryopipe repository builds it from Debian\'s archive' });
+      checks.push({
+        name: 'criu',
+        verdict: 'fail',
+        detail: (err as Error).message,
+        fix: "install CRIU 4.x: bash scripts/setup.sh in the cryopipe repository builds it from Debian's archive",
+      });
     }
     let criuVersion: string | undefined;
     if (criuPath) {
@@ -48,20 +61,46 @@ export const doctor: Command = {
         checks.push(
           major >= 4
             ? { name: 'criu', verdict: 'ok', detail: `${criuPath}, version ${criuVersion}` }
-            : { name: 'criu', verdict: 'fail', detail: `${criuPath} is version ${criuVersion}`, fix: 'CRIU 3.x fails on current kernels (vDSO); install 4.x (bash scripts/setup.sh)' },
+            : {
+                name: 'criu',
+                verdict: 'fail',
+                detail: `${criuPath} is version ${criuVersion}`,
+                fix: 'CRIU 3.x fails on current kernels (vDSO); install 4.x (bash scripts/setup.sh)',
+              },
         );
         if (root) {
-          const features = await criu.featureCheck({ memTrack: true, pidfdStore: true, lazyPages: true });
+          const features = await criu.featureCheck({
+            memTrack: true,
+            pidfdStore: true,
+            lazyPages: true,
+          });
           checks.push({
             name: 'memory tracking',
             verdict: features.memTrack ? 'ok' : 'warn',
-            detail: features.memTrack ? 'soft-dirty tracking available: pre-dumps can shorten freezes' : 'no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY): --track-mem and pre-dump are unavailable; every checkpoint freezes the job for the full memory dump',
-            ...(features.memTrack ? {} : { fix: 'use a kernel built with CONFIG_MEM_SOFT_DIRTY=y for shorter freezes (optional)' }),
+            detail: features.memTrack
+              ? 'soft-dirty tracking available: pre-dumps can shorten freezes'
+              : 'no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY): --track-mem and pre-dump are unavailable; every checkpoint freezes the job for the full memory dump',
+            ...(features.memTrack
+              ? {}
+              : {
+                  fix: 'use a kernel built with CONFIG_MEM_SOFT_DIRTY=y for shorter freezes (optional)',
+                }),
           });
-          checks.push({ name: 'pidfd', verdict: features.pidfdStore ? 'ok' : 'warn', detail: features.pidfdStore ? 'pidfd supported' : 'no pidfd store support in this kernel/criu' });
+          checks.push({
+            name: 'pidfd',
+            verdict: features.pidfdStore ? 'ok' : 'warn',
+            detail: features.pidfdStore
+              ? 'pidfd supported'
+              : 'no pidfd store support in this kernel/criu',
+          });
         }
       } catch (err) {
-        checks.push({ name: 'criu', verdict: 'fail', detail: `${criuPath}: ${(err as Error).message}`, fix: 'reinstall CRIU 4.x (bash scripts/setup.sh)' });
+        checks.push({
+          name: 'criu',
+          verdict: 'fail',
+          detail: `${criuPath}: ${(err as Error).message}`,
+          fix: 'reinstall CRIU 4.x (bash scripts/setup.sh)',
+        });
       } finally {
         await criu.close();
       }
@@ -70,27 +109,59 @@ export const doctor: Command = {
           const { stdout, stderr } = await run(criuPath, ['check'], { encoding: 'utf8' });
           const text = `${stdout}${stderr}`.trim().split('\n');
           const warnings = text.filter((l) => /^Warn/.test(l));
-          checks.push({ name: 'criu check', verdict: warnings.length ? 'warn' : 'ok', detail: [text.at(-1) ?? '', ...warnings].join(' | ') });
+          checks.push({
+            name: 'criu check',
+            verdict: warnings.length ? 'warn' : 'ok',
+            detail: [text.at(-1) ?? '', ...warnings].join(' | '),
+          });
         } catch (err) {
           const e = err as { stderr?: string; stdout?: string };
-          checks.push({ name: 'criu check', verdict: 'fail', detail: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | '), fix: 'see which kernel feature criu is missing above' });
+          checks.push({
+            name: 'criu check',
+            verdict: 'fail',
+            detail: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | '),
+            fix: 'see which kernel feature criu is missing above',
+          });
         }
       }
     }
 
     checks.push(
       existsSync('/proc/self/ns/pid')
-        ? { name: 'PID namespaces', verdict: 'ok', detail: 'available: jobs run as PID 1 of their own namespace and restore with fresh PIDs' }
-        : { name: 'PID namespaces', verdict: 'warn', detail: 'unavailable: jobs must run with --no-pid-namespace and restores need their old PIDs', fix: 'enable CONFIG_PID_NS' },
+        ? {
+            name: 'PID namespaces',
+            verdict: 'ok',
+            detail:
+              'available: jobs run as PID 1 of their own namespace and restore with fresh PIDs',
+          }
+        : {
+            name: 'PID namespaces',
+            verdict: 'warn',
+            detail:
+              'unavailable: jobs must run with --no-pid-namespace and restores need their old PIDs',
+            fix: 'enable CONFIG_PID_NS',
+          },
     );
     checks.push(
       existsSync('/proc/self/ns/time')
-        ? { name: 'time namespaces', verdict: 'ok', detail: 'available: CLOCK_MONOTONIC stays continuous across a restore' }
-        : { name: 'time namespaces', verdict: 'warn', detail: 'unavailable (kernel < 5.6): monotonic clocks jump on restore', fix: 'use a kernel with CONFIG_TIME_NS' },
+        ? {
+            name: 'time namespaces',
+            verdict: 'ok',
+            detail: 'available: CLOCK_MONOTONIC stays continuous across a restore',
+          }
+        : {
+            name: 'time namespaces',
+            verdict: 'warn',
+            detail: 'unavailable (kernel < 5.6): monotonic clocks jump on restore',
+            fix: 'use a kernel with CONFIG_TIME_NS',
+          },
     );
 
     const bp = probeHardwareBreakpoints();
-    const criuCopes = criuVersion !== undefined && (Number(criuVersion.split('.')[0]) > 4 || (Number(criuVersion.split('.')[0]) === 4 && Number(criuVersion.split('.')[1]) >= 2));
+    const criuCopes =
+      criuVersion !== undefined &&
+      (Number(criuVersion.split('.')[0]) > 4 ||
+        (Number(criuVersion.split('.')[0]) === 4 && Number(criuVersion.split('.')[1]) >= 2));
     checks.push(
       bp === 'works'
         ? { name: 'hardware breakpoints', verdict: 'ok', detail: 'work' }
@@ -106,7 +177,13 @@ export const doctor: Command = {
       const scope = Number(readFileSync(scopeFile, 'utf8').trim());
       checks.push(
         scope >= 3
-          ? { name: 'ptrace scope', verdict: 'fail', detail: 'yama ptrace_scope is 3: no process may be traced, so CRIU can not seize the tree', fix: 'set kernel.yama.ptrace_scope to 1 or less (needs a reboot once it is 3)' }
+          ? {
+              name: 'ptrace scope',
+              verdict: 'fail',
+              detail:
+                'yama ptrace_scope is 3: no process may be traced, so CRIU can not seize the tree',
+              fix: 'set kernel.yama.ptrace_scope to 1 or less (needs a reboot once it is 3)',
+            }
           : { name: 'ptrace scope', verdict: 'ok', detail: `yama ptrace_scope ${scope}` },
       );
     }
@@ -122,14 +199,27 @@ export const doctor: Command = {
       ...(free < 1024 ** 3 ? { fix: 'free space, or point CRYOPIPE_HOME at a larger disk' } : {}),
     });
 
-    const worst: Verdict = checks.some((c) => c.verdict === 'fail') ? 'fail' : checks.some((c) => c.verdict === 'warn') ? 'warn' : 'ok';
+    const worst: Verdict = checks.some((c) => c.verdict === 'fail')
+      ? 'fail'
+      : checks.some((c) => c.verdict === 'warn')
+        ? 'warn'
+        : 'ok';
     out.result({ kernel: release(), home: store.home, verdict: worst, checks });
     for (const c of checks) {
-      const mark = c.verdict === 'ok' ? out.paint('32', 'ok  ') : c.verdict === 'warn' ? out.paint('33', 'warn') : out.paint('31', 'FAIL');
+      const mark =
+        c.verdict === 'ok'
+          ? out.paint('32', 'ok  ')
+          : c.verdict === 'warn'
+            ? out.paint('33', 'warn')
+            : out.paint('31', 'FAIL');
       out.line(`${mark}  ${c.name}: ${c.detail}`);
       if (c.fix && c.verdict !== 'ok') out.line(`      fix: ${c.fix}`);
     }
-    out.line(worst === 'fail' ? '\nThis machine can not checkpoint yet: fix the FAIL lines.' : '\nThis machine can checkpoint and restore.');
+    out.line(
+      worst === 'fail'
+        ? '\nThis machine can not checkpoint yet: fix the FAIL lines.'
+        : '\nThis machine can checkpoint and restore.',
+    );
     return worst === 'fail' ? EXIT.environment : EXIT.ok;
   },
 };

@@ -11,4 +11,15 @@ import { run } from './run.ts';
 import { wait } from './wait.ts';
 
 /** In the order `cryopipe --help` lists them. */
-export const commands: readonly Command[] = [run, ps, checkpoint, restore, logs, wait, kill, rm, doctor, diagnose];
+export const commands: readonly Command[] = [
+  run,
+  ps,
+  checkpoint,
+  restore,
+  logs,
+  wait,
+  kill,
+  rm,
+  doctor,
+  diagnose,
+];

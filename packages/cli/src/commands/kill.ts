@@ -9,7 +9,12 @@ export const kill: Command = {
   summary: 'send a signal to a job (the launcher forwards it to every stage)',
   usage: 'JOB [-s SIGNAL]',
   options: {
-    signal: { type: 'string', short: 's', valueName: 'SIG', description: 'TERM (default), INT, HUP, KILL, USR1, USR2 or a number' },
+    signal: {
+      type: 'string',
+      short: 's',
+      valueName: 'SIG',
+      description: 'TERM (default), INT, HUP, KILL, USR1, USR2 or a number',
+    },
   },
   examples: ['cryopipe kill enc', 'cryopipe kill enc -s INT'],
   async run({ values, positionals, store, out }) {
@@ -35,5 +40,9 @@ export function parseSignal(text: string): NodeJS.Signals {
   const num = Number(text);
   const byNumber = Object.entries(names).find(([, n]) => n === num);
   if (Number.isInteger(num) && byNumber) return byNumber[0] as NodeJS.Signals;
-  throw new CliError(`unknown signal '${text}'`, EXIT.usage, 'use a name such as TERM, INT or KILL, or a number');
+  throw new CliError(
+    `unknown signal '${text}'`,
+    EXIT.usage,
+    'use a name such as TERM, INT or KILL, or a number',
+  );
 }

@@ -11,7 +11,11 @@ export const logs: Command = {
   usage: 'JOB [--stage N] [-f]',
   options: {
     stage: { type: 'string', valueName: 'N', description: 'only stage N (1 = first command)' },
-    follow: { type: 'boolean', short: 'f', description: 'keep printing new output until the job ends' },
+    follow: {
+      type: 'boolean',
+      short: 'f',
+      description: 'keep printing new output until the job ends',
+    },
   },
   examples: ['cryopipe logs enc', 'cryopipe logs enc --stage 2 -f'],
   async run({ values, positionals, store, out }) {
@@ -24,16 +28,28 @@ export const logs: Command = {
     if (values.stage !== undefined) {
       const n = Number(values.stage);
       const name = stageLogName(n);
-      if (!Number.isInteger(n) || n < 1) throw new CliError(`--stage takes a stage number from 1, not '${values.stage}'`, EXIT.usage);
+      if (!Number.isInteger(n) || n < 1)
+        throw new CliError(
+          `--stage takes a stage number from 1, not '${values.stage}'`,
+          EXIT.usage,
+        );
       if (!existsSync(join(dir, name))) {
-        throw new CliError(`job ${job.id} has no log for stage ${n}`, EXIT.notFound, 'a stage whose stderr was redirected elsewhere has no log here');
+        throw new CliError(
+          `job ${job.id} has no log for stage ${n}`,
+          EXIT.notFound,
+          'a stage whose stderr was redirected elsewhere has no log here',
+        );
       }
       files = [name];
     }
     if (out.json) {
       out.result({
         job: job.id,
-        logs: files.map((f) => ({ stage: Number(f.slice(6, -4)), path: join(dir, f), bytes: statSync(join(dir, f)).size })),
+        logs: files.map((f) => ({
+          stage: Number(f.slice(6, -4)),
+          path: join(dir, f),
+          bytes: statSync(join(dir, f)).size,
+        })),
       });
       return EXIT.ok;
     }

@@ -16,7 +16,10 @@ export const ps: Command = {
     for (const job of store.list()) {
       const live = await jobLiveness(store, job);
       const checkpoints = store.checkpoints(job.id);
-      const outputs = (checkpoints.at(-1)?.files ?? []).map((f) => ({ path: f.path, bytes: sizeOf(f.path) }));
+      // The job's own logs are not outputs worth listing.
+      const outputs = (checkpoints.at(-1)?.files ?? [])
+        .filter((f) => !f.path.startsWith(`${store.jobDir(job.id)}/`))
+        .map((f) => ({ path: f.path, bytes: sizeOf(f.path) }));
       rows.push({
         id: job.id,
         name: job.name,
@@ -53,7 +56,11 @@ export const ps: Command = {
           ]),
         ]),
       );
-      for (const r of rows) for (const o of r.outputs) out.line(`  ${r.id} writes ${o.path} (${o.bytes === undefined ? 'missing' : formatBytes(o.bytes)})`);
+      for (const r of rows)
+        for (const o of r.outputs)
+          out.line(
+            `  ${r.id} writes ${o.path} (${o.bytes === undefined ? 'missing' : formatBytes(o.bytes)})`,
+          );
     }
     return EXIT.ok;
   },

@@ -22,35 +22,58 @@ cut back to its checkpointed size (CRIU refuses it otherwise); a file that
 shrank or was rewritten stops the restore, naming the file. Images are never
 modified, so a failed restore can simply be retried.`,
   options: {
-    from: { type: 'string', valueName: 'N', description: 'restore checkpoint N instead of the newest' },
+    from: {
+      type: 'string',
+      valueName: 'N',
+      description: 'restore checkpoint N instead of the newest',
+    },
   },
   examples: ['cryopipe restore enc', 'cryopipe restore enc --from 2'],
   async run({ values, positionals, store, out }) {
     const job = store.resolve(jobRef(positionals));
     if (isJobRoot(job.rootPid)) {
-      throw new CliError(`job ${job.id} is running (pid ${job.rootPid}): restoring it again would run it twice`, EXIT.failure, `stop it first with 'cryopipe kill ${job.id}', or checkpoint it`);
+      throw new CliError(
+        `job ${job.id} is running (pid ${job.rootPid}): restoring it again would run it twice`,
+        EXIT.failure,
+        `stop it first with 'cryopipe kill ${job.id}', or checkpoint it`,
+      );
     }
     const release = acquireLock(store.lockPath(job.id), 'restore');
     try {
       const checkpoints = store.checkpoints(job.id);
       if (checkpoints.length === 0) {
-        throw new CliError(`job ${job.id} has no complete checkpoint`, EXIT.notFound, `take one with 'cryopipe checkpoint ${job.id}' while it runs`);
+        throw new CliError(
+          `job ${job.id} has no complete checkpoint`,
+          EXIT.notFound,
+          `take one with 'cryopipe checkpoint ${job.id}' while it runs`,
+        );
       }
       const wanted = values.from === undefined ? undefined : Number(values.from);
-      const cp = wanted === undefined ? checkpoints.at(-1)! : checkpoints.find((c) => c.number === wanted);
+      const cp =
+        wanted === undefined ? checkpoints.at(-1)! : checkpoints.find((c) => c.number === wanted);
       if (!cp) {
-        throw new CliError(`job ${job.id} has no checkpoint ${values.from}`, EXIT.notFound, `it has: ${checkpoints.map((c) => c.number).join(', ')}`);
+        throw new CliError(
+          `job ${job.id} has no checkpoint ${values.from}`,
+          EXIT.notFound,
+          `it has: ${checkpoints.map((c) => c.number).join(', ')}`,
+        );
       }
       const imagesDir = store.checkpointDir(job.id, cp.number);
       assertImagesPrivate(imagesDir, store.home);
       const checks = reconcileFiles(cp.files);
-      for (const c of checks) if (c.action === 'truncate') out.progress(`${c.path}: cut back from ${c.from} to ${c.to} bytes (its checkpointed size)`);
+      for (const c of checks)
+        if (c.action === 'truncate')
+          out.progress(
+            `${c.path}: cut back from ${c.from} to ${c.to} bytes (its checkpointed size)`,
+          );
 
       if (!job.pidNamespace) {
         // Plain mode restores the old PIDs; the dead tree's may still be taken for a moment.
         await waitForFreePids([cp.rootPid], 5000);
       }
-      const workDir = mkdirPrivate(join(store.jobDir(job.id), 'restore-logs', `${Date.now()}-from-${cp.number}`));
+      const workDir = mkdirPrivate(
+        join(store.jobDir(job.id), 'restore-logs', `${Date.now()}-from-${cp.number}`),
+      );
       const criu = openCriu();
       out.progress(`restoring job ${job.id} from checkpoint ${cp.number}…`);
       const started = performance.now();
@@ -69,9 +92,19 @@ modified, so a failed restore can simply be retried.`,
       }
       const ms = performance.now() - started;
       const fresh = store.load(job.id);
-      store.save({ ...fresh, phase: 'running', rootPid: pid, restores: [...fresh.restores, { at: new Date().toISOString(), from: cp.number, rootPid: pid, ms }] });
+      store.save({
+        ...fresh,
+        phase: 'running',
+        rootPid: pid,
+        restores: [
+          ...fresh.restores,
+          { at: new Date().toISOString(), from: cp.number, rootPid: pid, ms },
+        ],
+      });
       out.result({ id: job.id, from: cp.number, rootPid: pid, ms, files: checks });
-      out.line(`restored ${job.id} from checkpoint ${cp.number} in ${formatDuration(ms)}: running as pid ${pid}`);
+      out.line(
+        `restored ${job.id} from checkpoint ${cp.number} in ${formatDuration(ms)}: running as pid ${pid}`,
+      );
       return EXIT.ok;
     } finally {
       release();

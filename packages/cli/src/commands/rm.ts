@@ -16,7 +16,11 @@ export const rm: Command = {
     for (const ref of positionals) {
       const job = store.resolve(ref);
       if (isJobRoot(job.rootPid)) {
-        throw new CliError(`job ${job.id} is running`, EXIT.failure, `stop it first: cryopipe kill ${job.id}`);
+        throw new CliError(
+          `job ${job.id} is running`,
+          EXIT.failure,
+          `stop it first: cryopipe kill ${job.id}`,
+        );
       }
       const release = acquireLock(store.lockPath(job.id), 'rm');
       try {

@@ -34,10 +34,18 @@ redirected; the last stage's stdout too.`,
   ],
   async run({ values, positionals, store, out }) {
     if (positionals.length === 0) {
-      throw new CliError('no pipeline given', EXIT.usage, `put the pipeline after '--', e.g. cryopipe run -- cat in '|' gzip '>' out.gz`);
+      throw new CliError(
+        'no pipeline given',
+        EXIT.usage,
+        `put the pipeline after '--', e.g. cryopipe run -- cat in '|' gzip '>' out.gz`,
+      );
     }
-    const syntax = positionals.length === 1 ? parsePipelineString(positionals[0]!) : parsePipelineArgv(positionals);
-    const command = positionals.length === 1 ? positionals[0]! : positionals.map(quoteForDisplay).join(' ');
+    const syntax =
+      positionals.length === 1
+        ? parsePipelineString(positionals[0]!)
+        : parsePipelineArgv(positionals);
+    const command =
+      positionals.length === 1 ? positionals[0]! : positionals.map(quoteForDisplay).join(' ');
     const id = store.create(values.name as string | undefined);
     const cwd = process.cwd();
     let handle: Awaited<ReturnType<typeof spawnPipeline>>;
@@ -65,7 +73,12 @@ redirected; the last stage's stdout too.`,
       restores: [],
     };
     store.save(job);
-    out.result({ id, name: job.name, rootPid: job.rootPid, stages: handle.stages.map((s) => ({ argv: s.argv, pid: s.pid })) });
+    out.result({
+      id,
+      name: job.name,
+      rootPid: job.rootPid,
+      stages: handle.stages.map((s) => ({ argv: s.argv, pid: s.pid })),
+    });
     out.line(job.name ? `${id} (${job.name})` : id);
     if (!values.wait) return EXIT.ok;
     return (await waitForJob(store, job, out)).exitCode;

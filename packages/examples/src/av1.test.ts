@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binary, criu, describeWith, root } from '@cryopipe/testkit';
+import { afterAll, expect, it } from 'vitest';
+import { checkpointedEncode, referenceEncode } from './checkpointed-encode.ts';
+import { CryopipeCli } from './cryopipe-cli.ts';
+import { aomenc, svtAv1 } from './encoders.ts';
+
+const needs = [root, criu, binary('ffmpeg'), binary('aomenc'), binary('SvtAv1EncApp')];
+
+describeWith(needs, 'AV1 encodes checkpointed mid-way through the CLI', () => {
+  const work = mkdtempSync(join(tmpdir(), 'cryopipe-av1-'));
+  const cli = new CryopipeCli(join(work, 'home'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it.each([
+    [aomenc, 160],
+    [svtAv1, 480],
+  ] as const)(
+    '%s: two checkpoint/restore cycles give byte-identical output',
+    async (enc, frames) => {
+      const ref = await referenceEncode(cli, enc, work, frames);
+      expect(ref.bytes).toBeGreaterThan(10_000);
+      const run = await checkpointedEncode(cli, enc, work, frames, ref.bytes, [0.4, 0.7]);
+      expect(run.steps.map((s) => s.checkpoint)).toEqual([1, 2]);
+      for (const s of run.steps) expect(s.imageBytes).toBeGreaterThan(1024 * 1024);
+      expect(run.bytes).toBe(ref.bytes);
+      expect(run.sha256).toBe(ref.sha256);
+    },
+  );
+});

@@ -1,0 +1,67 @@
+/**
+ * The two AV1 encodes of the demo: ffmpeg renders a synthetic clip (lavfi
+ * testsrc2) as y4m on stdout, the encoder reads it on stdin. Flags chosen
+ * for deterministic output, so a restored run can be compared byte for byte
+ * with an uninterrupted one: aomenc needs --passes=1 to read a pipe (with two
+ * passes it writes an empty stream and exits 0) and --threads=1; SVT-AV1
+ * needs --lp 1.
+ */
+export interface Encoder {
+  name: 'aomenc' | 'SvtAv1EncApp';
+  /** The pipeline as `cryopipe run` argv (operators as separate words). */
+  pipeline(output: string, frames: number): string[];
+}
+
+const source = (size: string, frames: number) => [
+  'ffmpeg',
+  '-nostdin',
+  '-loglevel',
+  'error',
+  '-f',
+  'lavfi',
+  '-i',
+  `testsrc2=size=${size}:rate=24`,
+  '-frames:v',
+  String(frames),
+  '-pix_fmt',
+  'yuv420p',
+  '-f',
+  'yuv4mpegpipe',
+  '-',
+];
+
+export const aomenc: Encoder = {
+  name: 'aomenc',
+  pipeline: (output, frames) => [
+    ...source('320x240', frames),
+    '|',
+    'aomenc',
+    '--passes=1',
+    '--threads=1',
+    '--cpu-used=6',
+    '--ivf',
+    '-q',
+    '-o',
+    output,
+    '-',
+  ],
+};
+
+export const svtAv1: Encoder = {
+  name: 'SvtAv1EncApp',
+  pipeline: (output, frames) => [
+    ...source('640x360', frames),
+    '|',
+    'SvtAv1EncApp',
+    '--lp',
+    '1',
+    '--preset',
+    '8',
+    '--progress',
+    '0',
+    '-i',
+    'stdin',
+    '-b',
+    output,
+  ],
+};

@@ -1,0 +1,133 @@
+import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { RunStatusError } from './errors.ts';
+
+/** One stage as the dump root recorded it in RUNDIR/status. */
+export interface StageStatus {
+  index: number;
+  /** Pid inside the pipeline's PID namespace (equals hostPid in plain mode). */
+  pid: number;
+  /** Pid as seen from the host; refreshed by the launcher at each status write. 0 if unknown. */
+  hostPid: number;
+  argv: string[];
+  /** Epoch milliseconds (wall clock; spans a checkpoint's downtime). */
+  startedAt: number | undefined;
+  endedAt: number | undefined;
+  exitCode: number | undefined;
+  /** Signal that killed the stage, e.g. `SIGTERM`. */
+  signal: NodeJS.Signals | undefined;
+  /** Set when the stage never ran its command (then exitCode is 127 or 126). */
+  execError: { errno: number; code: string; phase: 'exec' | 'cwd' | 'open' | 'dup' } | undefined;
+}
+
+/** RUNDIR/status, replaced atomically by the launcher at every change. */
+export interface RunStatus {
+  version: 1;
+  /** `failed`: the launcher refused the spec or could not start (see `error`, launcher.log). */
+  state: 'running' | 'exited' | 'failed';
+  mode: 'pidns' | 'plain';
+  /** Host pid of the dump root (the namespace init, or the launcher in plain mode). */
+  rootPid: number;
+  /** Host pid of the launcher process the caller started (the namespace init's parent). */
+  launcherPid: number;
+  startedAt: number;
+  endedAt: number | undefined;
+  /** Pipefail status: rightmost non-zero stage status (128+signal for a signal). */
+  exitCode: number | undefined;
+  error: string | undefined;
+  stages: StageStatus[];
+}
+
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, num]) => [num, name as NodeJS.Signals]),
+);
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, num]) => [num, name]),
+);
+
+/** The name of signal `num` (`SIGTERM`), or `SIG<num>` when Node does not know it. */
+export function signalName(num: number): NodeJS.Signals {
+  return signalNames.get(num) ?? (`SIG${num}` as NodeJS.Signals);
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+
+function parseStage(raw: Record<string, unknown>): StageStatus {
+  const sig = num(raw['signal']);
+  const errno = num(raw['execErrno']);
+  return {
+    index: num(raw['index']) ?? -1,
+    pid: num(raw['pid']) ?? 0,
+    hostPid: num(raw['hostPid']) ?? 0,
+    argv: Array.isArray(raw['argv']) ? raw['argv'].map(String) : [],
+    startedAt: num(raw['startedAt']),
+    endedAt: num(raw['endedAt']),
+    exitCode: num(raw['exitCode']),
+    signal: sig === undefined ? undefined : signalName(sig),
+    execError:
+      errno === undefined
+        ? undefined
+        : {
+            errno,
+            code: errnoNames.get(errno) ?? `E${errno}`,
+            phase: (raw['execPhase'] as 'exec' | 'cwd' | 'open' | 'dup' | undefined) ?? 'exec',
+          },
+  };
+}
+
+/** Parses the launcher's status JSON (pure; see readRunStatus for the file). */
+export function parseRunStatus(text: string): RunStatus {
+  const raw = JSON.parse(text) as Record<string, unknown>;
+  if (raw['version'] !== 1) throw new Error(`unsupported status version ${String(raw['version'])}`);
+  const state = raw['state'];
+  if (state !== 'running' && state !== 'exited' && state !== 'failed')
+    throw new Error(`unknown state ${String(state)}`);
+  return {
+    version: 1,
+    state,
+    mode: raw['mode'] === 'pidns' ? 'pidns' : 'plain',
+    rootPid: num(raw['rootPid']) ?? 0,
+    launcherPid: num(raw['launcherPid']) ?? 0,
+    startedAt: num(raw['startedAt']) ?? 0,
+    endedAt: num(raw['endedAt']),
+    exitCode: num(raw['exitCode']),
+    error: typeof raw['error'] === 'string' ? raw['error'] : undefined,
+    stages: Array.isArray(raw['stages'])
+      ? raw['stages'].map((s) => parseStage(s as Record<string, unknown>))
+      : [],
+  };
+}
+
+/** Reads RUNDIR/status. Throws RunStatusError when it is missing or malformed. */
+export async function readRunStatus(runDir: string): Promise<RunStatus> {
+  let text: string;
+  try {
+    text = await readFile(join(runDir, 'status'), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RunStatusError(
+      runDir,
+      code === 'ENOENT'
+        ? 'no status file (not a cryopipe run directory, or not started yet)'
+        : String(err),
+      err,
+    );
+  }
+  try {
+    return parseRunStatus(text);
+  } catch (err) {
+    throw new RunStatusError(runDir, `malformed status file: ${(err as Error).message}`, err);
+  }
+}
+
+/** Same as readRunStatus but undefined while the file does not exist yet. */
+export async function tryReadRunStatus(runDir: string): Promise<RunStatus | undefined> {
+  try {
+    return await readRunStatus(runDir);
+  } catch (err) {
+    if (RunStatusError.is(err) && (err.cause as NodeJS.ErrnoException)?.code === 'ENOENT')
+      return undefined;
+    throw err;
+  }
+}
