@@ -1,0 +1,262 @@
+import type { AccessMode, FdInfo } from './fdinfo.ts';
+import type { Namespace } from './ns.ts';
+import type { SocketInfo, SocketTable } from './socket.ts';
+import { isTerminalMajor, splitDeviceNumber, type TerminalDevice, terminalDevice } from './tty.ts';
+
+/** Anonymous-inode kinds named by the kernel in the fd link ("anon_inode:[eventfd]"). */
+export type AnonInodeKind =
+  | 'eventfd'
+  | 'eventpoll'
+  | 'signalfd'
+  | 'timerfd'
+  | 'inotify'
+  | 'fanotify'
+  | 'io_uring'
+  | 'bpf-map'
+  | 'bpf-prog'
+  | 'bpf-link'
+  | 'perf_event'
+  | 'pidfd'
+  | 'userfaultfd'
+  | 'other';
+
+interface DescriptorBase {
+  fd: number;
+  /** The raw link target of /proc/PID/fd/FD. */
+  target: string;
+  /**
+   * How the descriptor was opened: from fdinfo flags (files, pty masters), the link's permission bits
+   * (pipes, FIFOs, terminals), or by definition (sockets: read-write; directories: read).
+   * Undefined for anon inodes and non-terminal devices when read by ProcessHandle.fds(): use fdInfo(fd).
+   */
+  access?: AccessMode | undefined;
+}
+
+export interface FileDescriptor extends DescriptorBase {
+  kind: 'file';
+  path: string;
+  /** The file was unlinked while open (" (deleted)"). */
+  deleted: boolean;
+  /** Current size of the file; CRIU refuses to restore a writable file whose size changed. */
+  size?: number | undefined;
+  inode?: number | undefined;
+  /** File offset (fdinfo pos). */
+  pos?: number | undefined;
+  /** open(2) flags from fdinfo. */
+  flags?: number | undefined;
+  append?: boolean | undefined;
+  mntId?: number | undefined;
+}
+export interface DirectoryDescriptor extends DescriptorBase {
+  kind: 'directory';
+  path: string;
+  deleted: boolean;
+}
+export interface PipeDescriptor extends DescriptorBase {
+  kind: 'pipe';
+  inode: number;
+}
+export interface FifoDescriptor extends DescriptorBase {
+  kind: 'fifo';
+  path: string;
+  inode: number;
+}
+export interface SocketDescriptor extends DescriptorBase {
+  kind: 'socket';
+  inode: number;
+  /** From the process's own /proc/PID/net tables; undefined for families not listed there (packet, raw, vsock, ...). */
+  socket?: SocketInfo | undefined;
+}
+export interface TerminalDescriptor extends DescriptorBase {
+  kind: 'terminal';
+  path: string;
+  device: TerminalDevice;
+}
+export interface PtyMasterDescriptor extends DescriptorBase {
+  kind: 'pty-master';
+  path: string;
+  /** The pts index of the slave (fdinfo "tty-index", Linux 4.19+). */
+  ptyIndex?: number | undefined;
+}
+export interface DeviceDescriptor extends DescriptorBase {
+  kind: 'char-device' | 'block-device';
+  path: string;
+  major: number;
+  minor: number;
+}
+export interface AnonDescriptor extends DescriptorBase {
+  kind: 'anon';
+  anonKind: AnonInodeKind;
+  /** The kernel's name, e.g. "[eventfd]" or "inotify". */
+  name: string;
+}
+export interface MemfdDescriptor extends DescriptorBase {
+  kind: 'memfd';
+  name: string;
+  size?: number | undefined;
+  inode?: number | undefined;
+}
+export interface NamespaceDescriptor extends DescriptorBase {
+  kind: 'namespace';
+  namespace: Namespace;
+}
+export interface UnknownDescriptor extends DescriptorBase {
+  kind: 'unknown';
+}
+
+/** An open file descriptor, classified. Switch on `kind`. */
+export type Descriptor =
+  | FileDescriptor
+  | DirectoryDescriptor
+  | PipeDescriptor
+  | FifoDescriptor
+  | SocketDescriptor
+  | TerminalDescriptor
+  | PtyMasterDescriptor
+  | DeviceDescriptor
+  | AnonDescriptor
+  | MemfdDescriptor
+  | NamespaceDescriptor
+  | UnknownDescriptor;
+
+/** What stat(2) through the fd link says about the open file itself. */
+export interface OpenFileStat {
+  mode: number;
+  size: number;
+  ino: number;
+  rdev: number;
+}
+
+/** Everything gathered about one descriptor; only fd and target are required. */
+export interface DescriptorFacts {
+  fd: number;
+  target: string;
+  /** st_mode of the link itself (lstat): its owner r/w bits mirror the open mode. */
+  linkMode?: number | undefined;
+  /** stat of the open file (following the link). */
+  stat?: OpenFileStat | undefined;
+  fdInfo?: FdInfo | undefined;
+}
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const DELETED = ' (deleted)';
+
+const ANON_KINDS: Record<string, AnonInodeKind> = {
+  eventfd: 'eventfd',
+  eventpoll: 'eventpoll',
+  signalfd: 'signalfd',
+  timerfd: 'timerfd',
+  inotify: 'inotify',
+  fanotify: 'fanotify',
+  io_uring: 'io_uring',
+  'bpf-map': 'bpf-map',
+  'bpf-prog': 'bpf-prog',
+  bpf_link: 'bpf-link',
+  'bpf-link': 'bpf-link',
+  perf_event: 'perf_event',
+  pidfd: 'pidfd',
+  userfaultfd: 'userfaultfd',
+};
+
+/** What a link target with an inode in brackets ("pipe:[123]") names, or undefined. */
+export function bracketInode(target: string, prefix: string): number | undefined {
+  if (!target.startsWith(prefix) || !target.endsWith(']')) return undefined;
+  const n = Number(target.slice(prefix.length, -1));
+  return Number.isInteger(n) ? n : undefined;
+}
+
+/** The access mode mirrored in the owner bits of a /proc/PID/fd/N link (lstat), undefined if neither. */
+export function accessModeOfLinkMode(linkMode: number): AccessMode | undefined {
+  const r = (linkMode & 0o400) !== 0;
+  const w = (linkMode & 0o200) !== 0;
+  return r && w ? 'read-write' : w ? 'write' : r ? 'read' : undefined;
+}
+
+function accessOf(facts: DescriptorFacts): AccessMode | undefined {
+  if (facts.fdInfo) return facts.fdInfo.accessMode;
+  // socket(2), socketpair(2) and accept(2) always give read-write descriptors; open(2) refuses to write a directory.
+  if (facts.target.startsWith('socket:[')) return 'read-write';
+  if (facts.stat && (facts.stat.mode & S_IFMT) === S_IFDIR) return 'read';
+  return facts.linkMode === undefined ? undefined : accessModeOfLinkMode(facts.linkMode);
+}
+
+/** True when a target needs stat + fdinfo to be classified (it names a path), false for pipe:/socket:/anon. */
+export function targetNamesPath(target: string): boolean {
+  return target.startsWith('/');
+}
+
+/** Classifies one descriptor from its link target and whatever else was gathered; pure. */
+export function classifyDescriptor(facts: DescriptorFacts, sockets?: SocketTable): Descriptor {
+  const { fd, target } = facts;
+  const access = accessOf(facts);
+  const base = { fd, target, access };
+  const pipe = bracketInode(target, 'pipe:[');
+  if (pipe !== undefined) return { ...base, kind: 'pipe', inode: pipe };
+  const socket = bracketInode(target, 'socket:[');
+  if (socket !== undefined)
+    return { ...base, kind: 'socket', inode: socket, socket: sockets?.get(socket) };
+  if (target.startsWith('anon_inode:')) {
+    const name = target.slice('anon_inode:'.length);
+    const bare = name.replace(/^\[|\]$/g, '');
+    return { ...base, kind: 'anon', anonKind: ANON_KINDS[bare] ?? 'other', name };
+  }
+  if (bracketInode(target, 'pidfd:[') !== undefined)
+    return { ...base, kind: 'anon', anonKind: 'pidfd', name: target };
+  const ns = /^([a-z_]+):\[(\d+)\]$/.exec(target);
+  if (ns) return { ...base, kind: 'namespace', namespace: { type: ns[1]!, inode: Number(ns[2]) } };
+  if (!targetNamesPath(target)) return { ...base, kind: 'unknown' };
+
+  const deleted = target.endsWith(DELETED);
+  const path = deleted ? target.slice(0, -DELETED.length) : target;
+  const st = facts.stat;
+  if (path.startsWith('/memfd:')) {
+    return {
+      ...base,
+      kind: 'memfd',
+      name: path.slice('/memfd:'.length),
+      size: st?.size,
+      inode: st?.ino,
+    };
+  }
+  const type = st === undefined ? undefined : st.mode & S_IFMT;
+  if (type === S_IFDIR) return { ...base, kind: 'directory', path, deleted };
+  if (type === S_IFIFO) return { ...base, kind: 'fifo', path, inode: st!.ino };
+  if (type === S_IFCHR || type === S_IFBLK) {
+    const { major, minor } = splitDeviceNumber(st!.rdev);
+    if (type === S_IFCHR && isTerminalMajor(major)) {
+      const device = terminalDevice(major, minor);
+      if (device.kind === 'ptmx') {
+        const index = facts.fdInfo?.extra.find(([k]) => k === 'tty-index')?.[1];
+        return {
+          ...base,
+          kind: 'pty-master',
+          path,
+          ptyIndex: index === undefined ? undefined : Number(index),
+        };
+      }
+      return { ...base, kind: 'terminal', path, device };
+    }
+    return { ...base, kind: type === S_IFCHR ? 'char-device' : 'block-device', path, major, minor };
+  }
+  const info = facts.fdInfo;
+  if (type === S_IFREG || type === undefined) {
+    return {
+      ...base,
+      kind: 'file',
+      path,
+      deleted,
+      size: st?.size,
+      inode: st?.ino ?? info?.ino,
+      pos: info?.pos,
+      flags: info?.flags,
+      append: info?.append,
+      mntId: info?.mntId,
+    };
+  }
+  return { ...base, kind: 'unknown' };
+}

@@ -1,0 +1,157 @@
+import type { Descriptor } from './descriptor.ts';
+import type { AccessMode } from './fdinfo.ts';
+import type { OutsideHolder, Snapshot } from './snapshot.ts';
+
+/** A process holding one end of a pipe or FIFO. */
+export interface PipeEndHolder {
+  pid: number;
+  fd: number;
+  comm: string;
+  /** True when the process belongs to the snapshot's tree. */
+  inside: boolean;
+}
+
+/**
+ * Where the holders of one end are:
+ * 'inside' only in the tree; 'outside' only elsewhere; 'both'; 'none' nobody holds it (closed);
+ * 'unknown' nobody in the tree holds it and the snapshot did not look outside.
+ */
+export type EndLocation = 'inside' | 'outside' | 'both' | 'none' | 'unknown';
+
+/** One pipe or FIFO that a process of the tree holds, with both ends located. */
+export interface PipeConnection {
+  kind: 'pipe' | 'fifo';
+  /** Pipe inode (pipefs) or the FIFO's inode on its filesystem. */
+  inode: number;
+  /** FIFO path; undefined for anonymous pipes. */
+  path?: string | undefined;
+  readers: PipeEndHolder[];
+  writers: PipeEndHolder[];
+  readEnd: EndLocation;
+  writeEnd: EndLocation;
+  /** Both ends are held, and only by processes of the tree: CRIU can dump this pipe as is. */
+  contained: boolean;
+}
+
+function locate(holders: PipeEndHolder[], lookedOutside: boolean): EndLocation {
+  const inside = holders.some((h) => h.inside);
+  const outside = holders.some((h) => !h.inside);
+  if (inside && outside) return 'both';
+  if (inside) return 'inside';
+  if (outside) return 'outside';
+  return lookedOutside ? 'none' : 'unknown';
+}
+
+function addByAccess(
+  conn: PipeConnection,
+  holder: PipeEndHolder,
+  access: AccessMode | undefined,
+): void {
+  if (access === 'read' || access === 'read-write') conn.readers.push(holder);
+  if (access === 'write' || access === 'read-write') conn.writers.push(holder);
+}
+
+/** Locates the ends of every pipe and FIFO held by the tree, including holders outside it (when scanned). */
+export function pipePeers(snapshot: Snapshot): PipeConnection[] {
+  const byKey = new Map<string, PipeConnection>();
+  for (const proc of snapshot.processes.values()) {
+    for (const d of proc.fds) {
+      if (d.kind !== 'pipe' && d.kind !== 'fifo') continue;
+      const key = d.kind === 'pipe' ? `pipe:${d.inode}` : `fifo:${d.path}`;
+      let conn = byKey.get(key);
+      if (!conn) {
+        conn = {
+          kind: d.kind,
+          inode: d.inode,
+          path: d.kind === 'fifo' ? d.path : undefined,
+          readers: [],
+          writers: [],
+          readEnd: 'unknown',
+          writeEnd: 'unknown',
+          contained: false,
+        };
+        byKey.set(key, conn);
+      }
+      addByAccess(conn, { pid: proc.pid, fd: d.fd, comm: proc.stat.comm, inside: true }, d.access);
+    }
+  }
+  const outside = snapshot.outside;
+  for (const conn of byKey.values()) {
+    const holders: OutsideHolder[] | undefined =
+      conn.kind === 'pipe' ? outside?.pipes.get(conn.inode) : outside?.fifos.get(conn.path ?? '');
+    for (const h of holders ?? [])
+      addByAccess(conn, { pid: h.pid, fd: h.fd, comm: h.comm, inside: false }, h.access);
+    conn.readEnd = locate(conn.readers, outside !== undefined);
+    conn.writeEnd = locate(conn.writers, outside !== undefined);
+    conn.contained = conn.readEnd === 'inside' && conn.writeEnd === 'inside';
+  }
+  return [...byKey.values()];
+}
+
+/** A socket held by the tree, with any holders of the same socket outside it. */
+export interface SocketUse {
+  inode: number;
+  /** The descriptor of the first holder inside (with `socket` resolved when the tables list it). */
+  descriptor: Extract<Descriptor, { kind: 'socket' }>;
+  holders: Array<{ pid: number; fd: number }>;
+  /** Processes outside the tree sharing this very socket (inherited descriptor); [] when none or not scanned. */
+  outsideHolders: OutsideHolder[];
+}
+
+/**
+ * Sockets held by the tree. /proc does not name the peer of a connected unix socket
+ * (that needs sock_diag netlink); a unix socket with state 'connected' may lead anywhere.
+ */
+export function socketUses(snapshot: Snapshot): SocketUse[] {
+  const byInode = new Map<number, SocketUse>();
+  for (const proc of snapshot.processes.values()) {
+    for (const d of proc.fds) {
+      if (d.kind !== 'socket') continue;
+      let use = byInode.get(d.inode);
+      if (!use) {
+        use = {
+          inode: d.inode,
+          descriptor: d,
+          holders: [],
+          outsideHolders: snapshot.outside?.sockets.get(d.inode) ?? [],
+        };
+        byInode.set(d.inode, use);
+      }
+      use.holders.push({ pid: proc.pid, fd: d.fd });
+    }
+  }
+  return [...byInode.values()];
+}
+
+/** A regular file open for writing in the tree: CRIU records its size and refuses to restore if it changed. */
+export interface WritableFile {
+  pid: number;
+  fd: number;
+  path: string;
+  deleted: boolean;
+  size?: number | undefined;
+  pos?: number | undefined;
+  access: AccessMode;
+  append: boolean;
+}
+
+/** Regular files opened for writing by processes of the tree. */
+export function writableFiles(snapshot: Snapshot): WritableFile[] {
+  const out: WritableFile[] = [];
+  for (const proc of snapshot.processes.values()) {
+    for (const d of proc.fds) {
+      if (d.kind !== 'file' || (d.access !== 'write' && d.access !== 'read-write')) continue;
+      out.push({
+        pid: proc.pid,
+        fd: d.fd,
+        path: d.path,
+        deleted: d.deleted,
+        size: d.size,
+        pos: d.pos,
+        access: d.access,
+        append: d.append ?? false,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+import { type CgroupMembership, parseCgroup } from './cgroup.ts';
+import { parseCmdline } from './cmdline.ts';
+import type { ParseContext } from './context.ts';
+import type { Descriptor } from './descriptor.ts';
+import { parseEnviron } from './environ.ts';
+import { ProcfsError } from './errors.ts';
+import { type FdInfo, parseFdInfo } from './fdinfo.ts';
+import { readBytes, readDir, readLink, readText } from './io.ts';
+import { parseLimits, type ResourceLimits } from './limits.ts';
+import { type MemoryMapping, parseMaps } from './maps.ts';
+import { type MountInfo, parseMountInfo } from './mountinfo.ts';
+import { type Namespace, parseNamespaceLink } from './ns.ts';
+import {
+  readChildrenAt,
+  readDescriptorsAt,
+  readFdNumbers,
+  readSocketTableAt,
+  readStatAt,
+} from './read-process.ts';
+import type { SocketTable } from './socket.ts';
+import type { ProcessStat } from './stat.ts';
+import { type ProcessStatus, parseStatus } from './status.ts';
+
+/**
+ * One process, by pid. Every reader reads its file afresh; a process that has exited
+ * rejects with ProcfsError code NOT_FOUND.
+ */
+export class ProcessHandle {
+  readonly pid: number;
+  /** The process directory, e.g. /proc/1234. */
+  readonly dir: string;
+  readonly #context: () => ParseContext;
+
+  constructor(pid: number, root: string, context: () => ParseContext) {
+    if (!Number.isInteger(pid) || pid <= 0)
+      throw new RangeError(`pid must be a positive integer, got ${pid}`);
+    this.pid = pid;
+    this.dir = `${root}/${pid}`;
+    this.#context = context;
+  }
+
+  async stat(): Promise<ProcessStat> {
+    return readStatAt(this.dir, this.#context());
+  }
+
+  async status(): Promise<ProcessStatus> {
+    return this.#parse('status', parseStatus);
+  }
+
+  async cmdline(): Promise<string[]> {
+    return parseCmdline(readText(`${this.dir}/cmdline`));
+  }
+
+  async environ(): Promise<Map<string, string>> {
+    return parseEnviron(readText(`${this.dir}/environ`));
+  }
+
+  /** Open descriptor numbers, ascending. */
+  async fdNumbers(): Promise<number[]> {
+    return readFdNumbers(this.dir);
+  }
+
+  /**
+   * Every open descriptor, classified. Sockets are resolved through this process's own net tables
+   * unless `sockets: false` (those tables list every socket of the namespace: costly to read per process).
+   */
+  async fds(options: { sockets?: boolean } = {}): Promise<Descriptor[]> {
+    return readDescriptorsAt(
+      this.dir,
+      options.sockets === false ? undefined : () => readSocketTableAt(this.dir),
+    );
+  }
+
+  async fdInfo(fd: number): Promise<FdInfo> {
+    const path = `${this.dir}/fdinfo/${fd}`;
+    return parseFdInfo(readText(path), path);
+  }
+
+  async maps(): Promise<MemoryMapping[]> {
+    return this.#parse('maps', parseMaps);
+  }
+
+  async mountInfo(): Promise<MountInfo[]> {
+    try {
+      return this.#parse('mountinfo', parseMountInfo);
+    } catch (err) {
+      // A zombie or exiting process has no mount namespace left: the kernel answers EINVAL.
+      if (
+        ProcfsError.is(err, 'IO') &&
+        (err.cause as { code?: string } | undefined)?.code === 'EINVAL'
+      ) {
+        throw new ProcfsError(
+          'NOT_FOUND',
+          `${err.path}: the process has exited (no mount namespace left)`,
+          err.path,
+          err,
+        );
+      }
+      throw err;
+    }
+  }
+
+  async cgroup(): Promise<CgroupMembership[]> {
+    return this.#parse('cgroup', parseCgroup);
+  }
+
+  /** Namespaces by name under ns/ (net, pid, mnt, ...); ones this kernel lacks are absent. */
+  async namespaces(): Promise<Record<string, Namespace>> {
+    const out: Record<string, Namespace> = {};
+    for (const name of readDir(`${this.dir}/ns`)) {
+      const path = `${this.dir}/ns/${name}`;
+      out[name] = parseNamespaceLink(readLink(path), path);
+    }
+    return out;
+  }
+
+  /**
+   * Direct children, from task/TID/children of every thread. Rejects with NOT_FOUND when the kernel
+   * lacks CONFIG_PROC_CHILDREN; Procfs.tree() falls back to a ppid scan then.
+   */
+  async children(): Promise<number[]> {
+    const children = readChildrenAt(this.dir);
+    if (children === undefined) {
+      const path = `${this.dir}/task/${this.pid}/children`;
+      throw new ProcfsError(
+        'NOT_FOUND',
+        `${path} does not exist (kernel without CONFIG_PROC_CHILDREN); use Procfs.tree()`,
+        path,
+      );
+    }
+    return children;
+  }
+
+  /** Thread ids, ascending (the first is usually the pid itself). */
+  async tasks(): Promise<number[]> {
+    return readDir(`${this.dir}/task`)
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  async limits(): Promise<ResourceLimits> {
+    return this.#parse('limits', parseLimits);
+  }
+
+  /** Path of the executable (" (deleted)" suffix kept if it was replaced). NOT_FOUND for kernel threads. */
+  async exe(): Promise<string> {
+    return readLink(`${this.dir}/exe`);
+  }
+
+  async cwd(): Promise<string> {
+    return readLink(`${this.dir}/cwd`);
+  }
+
+  /** The process's root directory (differs from "/" after chroot or in a container). */
+  async root(): Promise<string> {
+    return readLink(`${this.dir}/root`);
+  }
+
+  /** The socket tables (unix, tcp, tcp6, udp, udp6, netlink) of this process's network namespace. */
+  async sockets(): Promise<SocketTable> {
+    return readSocketTableAt(this.dir);
+  }
+
+  /** The raw auxiliary vector (binary). */
+  async auxv(): Promise<Buffer> {
+    return readBytes(`${this.dir}/auxv`);
+  }
+
+  #parse<T>(name: string, parse: (text: string, path: string) => T): T {
+    const path = `${this.dir}/${name}`;
+    return parse(readText(path), path);
+  }
+}
