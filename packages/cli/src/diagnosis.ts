@@ -124,16 +124,23 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
     });
   }
 
+  // A child forked while the snapshot was being read (a shell's `sleep`) shows up
+  // as "outside" although it belongs to the tree: it descends from a tree process.
+  const bornInside = (pid: number): boolean => {
+    const seen = new Set<number>();
+    for (let p = pid; p > 1 && !seen.has(p); p = snap.outside?.stats.get(p)?.ppid ?? 0) {
+      if (snap.processes.has(p)) return true;
+      seen.add(p);
+    }
+    return false;
+  };
+
   for (const conn of pipePeers(snap)) {
-    if (
-      conn.contained ||
-      (conn.readEnd !== 'outside' &&
-        conn.readEnd !== 'both' &&
-        conn.writeEnd !== 'outside' &&
-        conn.writeEnd !== 'both')
-    )
-      continue;
-    const outsideEnds = [...conn.readers, ...conn.writers].filter((h) => !h.inside);
+    if (conn.contained) continue;
+    const outsideEnds = [...conn.readers, ...conn.writers].filter(
+      (h) => !h.inside && !bornInside(h.pid),
+    );
+    if (outsideEnds.length === 0) continue;
     findings.push({
       id: conn.kind === 'fifo' ? 'fifo-outside' : 'pipe-outside',
       severity: 'blocker',
@@ -151,7 +158,7 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
 
   for (const use of socketUses(snap)) {
     const s = use.descriptor.socket;
-    const shared = use.outsideHolders.length > 0;
+    const shared = use.outsideHolders.some((h) => !bornInside(h.pid));
     const listening = s && 'state' in s && /listen/i.test(String(s.state));
     if (!shared && (s?.family === 'netlink' || listening)) continue;
     findings.push({

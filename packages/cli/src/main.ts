@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
+import { PipelineSpecError } from '@cryopipe/spawn';
 import type { Command, CommandContext } from './command.ts';
 import { commands } from './commands/index.ts';
 import { CliError, EXIT } from './errors.ts';
 import { commandHelp, mainHelp } from './help.ts';
 import { JobStore } from './job-store.ts';
 import { Output } from './output.ts';
+import { PipelineSyntaxError } from './pipeline-syntax.ts';
 import { VERSION } from './version.ts';
 
 const GLOBAL_OPTIONS = {
@@ -15,7 +17,8 @@ const GLOBAL_OPTIONS = {
 /** Runs one cryopipe invocation and returns its exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  const wantsJson = argv.includes('--json');
+  const dashdash = argv.indexOf('--');
+  const wantsJson = (dashdash < 0 ? argv : argv.slice(0, dashdash)).includes('--json');
   const out = new Output({ json: wantsJson });
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;
@@ -81,8 +84,10 @@ function report(err: unknown, out: Output): number {
   }
   // Errors from the libraries carry their own clear messages; show them as they are.
   const e = err as Error & { hint?: string };
-  if (out.json) out.result({ error: { message: e.message, name: e.name } });
+  const usage = PipelineSyntaxError.is(err) || PipelineSpecError.is(err);
+  const exitCode = usage ? EXIT.usage : EXIT.failure;
+  if (out.json) out.result({ error: { message: e.message, name: e.name, exitCode } });
   out.error(e.message ?? String(err), e.hint);
   if (process.env.CRYOPIPE_DEBUG) process.stderr.write(`${e.stack}\n`);
-  return EXIT.failure;
+  return exitCode;
 }
