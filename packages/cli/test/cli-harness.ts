@@ -10,6 +10,7 @@ export interface CliRun {
   status: number | null;
   stdout: string;
   stderr: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the CLI's documents field by field
   json: () => any;
 }
 

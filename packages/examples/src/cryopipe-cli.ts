@@ -45,7 +45,10 @@ export class CryopipeCli {
   async json<T>(args: readonly string[]): Promise<T> {
     // Options go before `--`: what follows it is the pipeline.
     const dashdash = args.indexOf('--');
-    const withJson = dashdash < 0 ? [...args, '--json'] : [...args.slice(0, dashdash), '--json', ...args.slice(dashdash)];
+    const withJson =
+      dashdash < 0
+        ? [...args, '--json']
+        : [...args.slice(0, dashdash), '--json', ...args.slice(dashdash)];
     const r = await this.run(withJson);
     if (r.exitCode !== 0) throw new CliFailure(args, r.exitCode, r.stderr);
     return JSON.parse(r.stdout) as T;
