@@ -38,9 +38,12 @@ install_apt() {
   [ "${CRYOPIPE_SKIP_APT:-0}" = 1 ] && { log "apt: skipped (CRYOPIPE_SKIP_APT=1)"; return; }
   local need
   mapfile -t need < <(missing_pkgs "${criu_build_deps[@]}" "${runtime_pkgs[@]}")
+  # The tests fetch Debian's criu package (for its rpc.proto): that needs package lists.
+  if [ "${#need[@]}" -gt 0 ] || ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+    "${APT[@]}" update >/dev/null
+  fi
   if [ "${#need[@]}" = 0 ]; then log "apt: all packages present"; return; fi
   log "apt: installing ${need[*]}"
-  "${APT[@]}" update >/dev/null
   "${APT[@]}" install --no-install-recommends "${need[@]}" >/dev/null
 }
 
