@@ -1,0 +1,63 @@
+/**
+ * `pnpm bench` at the root: runs every benchmark one after the other (never
+ * two at once on a 2-core machine) and writes BENCHMARKS.md with the
+ * machine, the versions, each exact command and its verbatim output.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { machine } from './measure.ts';
+
+const root = join(import.meta.dirname, '../../..');
+const benches: { title: string; filter: string; what: string }[] = [
+  {
+    title: 'Checkpoint and restore: cryopipe against raw criu and dd',
+    filter: '@cryopipe/bench',
+    what: 'a 200 MiB job started with cryopipe run; dump with leave-running, restore from the same images, image throughput',
+  },
+  {
+    title: '@cryopipe/procfs: full /proc scan',
+    filter: '@cryopipe/procfs',
+    what: 'stat + every descriptor of every process, against @stroncium/procfs',
+  },
+  {
+    title: '@cryopipe/spawn: pipeline start latency',
+    filter: '@cryopipe/spawn',
+    what: 'a two-stage pipeline, against sh -c and execa',
+  },
+  {
+    title: '@cryopipe/criu-client: RPC',
+    filter: '@cryopipe/criu-client',
+    what: 'a request on an open session; spawn + VERSION against criu --version; dump against criu dump',
+  },
+];
+
+const sections: string[] = [];
+for (const b of benches) {
+  const cmd = `pnpm --filter ${b.filter} bench`;
+  process.stderr.write(`[bench] ${cmd}\n`);
+  const r = spawnSync('pnpm', ['--silent', '--filter', b.filter, 'bench'], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const output = `${r.stdout}${r.status === 0 ? '' : `\n(exited ${r.status})\n${r.stderr}`}`.trim();
+  process.stderr.write(`${output}\n\n`);
+  sections.push(
+    `## ${b.title}\n\n${b.what}.\n\n\`\`\`sh\n${cmd}\n\`\`\`\n\n\`\`\`\n${output}\n\`\`\`\n`,
+  );
+}
+
+writeFileSync(
+  join(root, 'BENCHMARKS.md'),
+  `# Benchmarks
+
+Written by \`pnpm bench\` (tools/bench/src/write-benchmarks.ts) on ${new Date().toISOString().slice(0, 10)}:
+${machine()}. Each benchmark runs its candidates side by side in one run and
+prints ratios; nothing here is a timed test. The machines are small and
+noisy: compare the ratios, not the absolute numbers. Each package's own
+BENCHMARKS.md explains its method and what limits it.
+
+${sections.join('\n')}`,
+);
+process.stderr.write('[bench] wrote BENCHMARKS.md\n');
