@@ -14,19 +14,20 @@ describeWith(needs, 'AV1 encodes checkpointed mid-way through the CLI', () => {
   const cli = new CryopipeCli(join(work, 'home'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it.each([
-    [aomenc, 160],
-    [svtAv1, 480],
-  ] as const)(
-    '%s: two checkpoint/restore cycles give byte-identical output',
-    async (enc, frames) => {
+  for (const { enc, frames } of [
+    { enc: aomenc, frames: 160 },
+    { enc: svtAv1, frames: 480 },
+  ]) {
+    it(`${enc.name}: two checkpoint/restore cycles give byte-identical output`, async () => {
       const ref = await referenceEncode(cli, enc, work, frames);
       expect(ref.bytes).toBeGreaterThan(10_000);
-      const run = await checkpointedEncode(cli, enc, work, frames, ref.bytes, [0.4, 0.7]);
+      const run = await checkpointedEncode(cli, enc, work, frames, ref.bytes, {
+        at: [0.4, 0.7],
+      });
       expect(run.steps.map((s) => s.checkpoint)).toEqual([1, 2]);
       for (const s of run.steps) expect(s.imageBytes).toBeGreaterThan(1024 * 1024);
       expect(run.bytes).toBe(ref.bytes);
       expect(run.sha256).toBe(ref.sha256);
-    },
-  );
+    });
+  }
 });

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CryopipeCli } from './cryopipe-cli.ts';
 import type { Encoder } from './encoders.ts';
+import { sha256File, sizeOf, untilSize } from './output-files.ts';
 
 export interface EncodeOutcome {
   path: string;
@@ -21,19 +20,13 @@ export interface CheckpointStep {
   restoreMs: number;
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+export interface CheckpointPlan {
+  /** Fractions of the reference output size at which to checkpoint (default 40% and 70%). */
+  at?: readonly number[];
+  /** Called once the job runs, before any checkpoint (e.g. to diagnose it). */
+  onStarted?: (job: { id: string; rootPid: number }) => void | Promise<void>;
+  onStep?: (step: CheckpointStep) => void;
 }
-
-const sizeOf = (path: string): number => {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-};
 
 /** An uninterrupted encode through `cryopipe run --wait`: the reference output. */
 export async function referenceEncode(
@@ -54,8 +47,9 @@ export async function referenceEncode(
 }
 
 /**
- * The same encode, checkpointed (job stopped) whenever the output reaches
- * each fraction of the reference size, then restored and left to finish.
+ * The same encode under `cryopipe run`, checkpointed (job stopped) whenever
+ * the output reaches each fraction of the reference size, then restored and
+ * left to finish.
  */
 export async function checkpointedEncode(
   cli: CryopipeCli,
@@ -63,31 +57,30 @@ export async function checkpointedEncode(
   dir: string,
   frames: number,
   referenceBytes: number,
-  at: readonly number[] = [0.4, 0.7],
-  onStep?: (step: CheckpointStep) => void,
+  plan: CheckpointPlan = {},
 ): Promise<EncodeOutcome & { steps: CheckpointStep[] }> {
   const path = join(dir, `${enc.name}-checkpointed.ivf`);
   const started = performance.now();
-  const { id } = await cli.json<{ id: string }>(['run', '--', ...enc.pipeline(path, frames)]);
+  const job = await cli.json<{ id: string; rootPid: number }>([
+    'run',
+    '--',
+    ...enc.pipeline(path, frames),
+  ]);
+  await plan.onStarted?.(job);
+  const running = async () =>
+    (await cli.json<{ id: string; state: string }[]>(['ps'])).some(
+      (j) => j.id === job.id && j.state === 'running',
+    );
   const steps: CheckpointStep[] = [];
-  for (const fraction of at) {
-    while (sizeOf(path) < referenceBytes * fraction) {
-      const [job] = (await cli.json<{ id: string; state: string }[]>(['ps'])).filter(
-        (j) => j.id === id,
-      );
-      if (job?.state !== 'running')
-        throw new Error(
-          `the ${enc.name} job ended (${job?.state}) before reaching ${fraction * 100}%`,
-        );
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  for (const fraction of plan.at ?? [0.4, 0.7]) {
+    await untilSize(path, referenceBytes * fraction, running, `the ${enc.name} job`);
     const cp = await cli.json<{
       checkpoint: number;
       frozenMs?: number;
       dumpMs: number;
       imageBytes: number;
-    }>(['checkpoint', id]);
-    const rs = await cli.json<{ ms: number }>(['restore', id]);
+    }>(['checkpoint', job.id]);
+    const rs = await cli.json<{ ms: number }>(['restore', job.id]);
     const step: CheckpointStep = {
       at: fraction,
       checkpoint: cp.checkpoint,
@@ -97,9 +90,9 @@ export async function checkpointedEncode(
       restoreMs: rs.ms,
     };
     steps.push(step);
-    onStep?.(step);
+    plan.onStep?.(step);
   }
-  const done = await cli.json<{ exitCode: number; state: string }>(['wait', id]);
+  const done = await cli.json<{ exitCode: number; state: string }>(['wait', job.id]);
   if (done.exitCode !== 0)
     throw new Error(
       `the restored ${enc.name} job ended with ${done.state} (exit ${done.exitCode})`,

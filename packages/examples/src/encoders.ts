@@ -12,6 +12,16 @@ export interface Encoder {
   pipeline(output: string, frames: number): string[];
 }
 
+/** A `cryopipe run` argv cut at its `|` words: one argv per stage (for @cryopipe/spawn or a shell). */
+export function stagesOf(pipeline: readonly string[]): string[][] {
+  const stages: string[][] = [[]];
+  for (const word of pipeline) {
+    if (word === '|') stages.push([]);
+    else stages.at(-1)!.push(word);
+  }
+  return stages;
+}
+
 const source = (size: string, frames: number) => [
   'ffmpeg',
   '-nostdin',

@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Size of a file, 0 while it does not exist yet (an encoder creates its output late). */
+export function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Bytes of the regular files directly in `dir` (a CRIU images directory is flat). */
+export function directoryBytes(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .reduce((sum, entry) => sum + statSync(join(dir, entry.name)).size, 0);
+}
+
+/**
+ * Resolves once `path` holds at least `bytes`; polls, and gives up with an
+ * error naming `what` as soon as `stillRunning()` says the job has ended.
+ */
+export async function untilSize(
+  path: string,
+  bytes: number,
+  stillRunning: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<void> {
+  while (sizeOf(path) < bytes) {
+    if (!(await stillRunning()) && sizeOf(path) < bytes)
+      throw new Error(`${what} ended before its output reached ${bytes} bytes (${path})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
