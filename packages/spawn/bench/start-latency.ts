@@ -1,25 +1,36 @@
-// Start latency of a two-stage pipeline, candidates interleaved in one run:
-//   cryopipe (pidns and plain) vs `sh -c 'a | b'` vs execa piping.
-// "Start" = until both stages are running the command (cryopipe: spawnPipeline
-// resolves; sh/execa: until the pipeline finishes, since they expose no
-// "started" event — so we also time a full run of a trivial pipeline for all).
-// Run: pnpm --filter @cryopipe/spawn bench   (as root for the pidns candidate)
+// Start latency of a two-stage pipeline, candidates interleaved round by round
+// in one process: cryopipe (plain and PID-namespace mode) vs `sh -c 'a | b'`
+// vs execa piping. Every candidate runs `true | true` to completion (sh and
+// execa expose no "stages started" moment); the "started" rows time
+// spawnPipeline() alone. Same I/O for all: stdout/stderr to /dev/null, as sh
+// gets with stdio 'ignore'; one extra row keeps cryopipe's defaults
+// (RUNDIR/stdout and RUNDIR/stage-N.stderr files).
+// Run: ROUNDS=200 pnpm --filter @cryopipe/spawn bench   (as root for pidns)
+// RUN_BASE=/dev/shm puts the run directories on tmpfs, to separate the cost
+// of creating files on the real file system from everything else; the last
+// row times creating one empty file there (cryopipe creates at least four on
+// the way to "started": RUNDIR, spec, launcher.log, status).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { spawnPipeline } from '../src/index.ts';
+import { type PipelineSpec, spawnPipeline } from '../src/index.ts';
 
 const ROUNDS = Number(process.env['ROUNDS'] ?? 200);
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
-const work = mkdtempSync(join(tmpdir(), 'cryopipe-bench-'));
+const work = mkdtempSync(join(process.env['RUN_BASE'] ?? tmpdir(), 'cryopipe-bench-'));
 let counter = 0;
-/** spawnPipeline() until it resolves (stages started), per mode. */
-const startOnly = new Map<boolean, number[]>([
-  [false, []],
-  [true, []],
-]);
+
+const SH = 'sh -c "true | true"';
+const stages: PipelineSpec['stages'] = [{ argv: ['true'] }, { argv: ['true'] }];
+const devNull: PipelineSpec = {
+  stages,
+  env: ENV,
+  stdout: { type: 'null' },
+  stderr: { type: 'null' },
+};
+const defaults: PipelineSpec = { stages, env: ENV };
 
 function shell(): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -35,26 +46,47 @@ async function execaPipe(): Promise<void> {
   });
 }
 
-async function cryopipe(pidNamespace: boolean): Promise<void> {
-  const runDir = join(work, `run-${counter++}`);
-  const start = process.hrtime.bigint();
-  const handle = await spawnPipeline(
-    { stages: [{ argv: ['true'] }, { argv: ['true'] }], env: ENV },
-    { runDir, pidNamespace },
-  );
-  startOnly.get(pidNamespace)!.push(Number(process.hrtime.bigint() - start) / 1e6);
-  await handle.wait();
+/** Full run; also records the time until spawnPipeline() resolved under `startedName`. */
+function cryopipe(spec: PipelineSpec, pidNamespace: boolean, startedName: string) {
+  return async (): Promise<void> => {
+    const start = process.hrtime.bigint();
+    const handle = await spawnPipeline(spec, {
+      runDir: join(work, `run-${counter++}`),
+      pidNamespace,
+    });
+    samples.get(startedName)?.push(Number(process.hrtime.bigint() - start) / 1e6);
+    await handle.wait();
+  };
 }
 
-const candidates: [string, () => Promise<void>][] = [
-  ['sh -c "true | true"', shell],
-  ['execa true.pipe(true)', execaPipe],
-  ['cryopipe plain', () => cryopipe(false)],
-];
-if (process.getuid?.() === 0) candidates.push(['cryopipe pidns', () => cryopipe(true)]);
+/** Not a pipeline: the file system's price for one new file, measured alongside. */
+async function createOneFile(): Promise<void> {
+  closeSync(openSync(join(work, `file-${counter++}`), 'wx', 0o600));
+}
+const CREATE = 'reference: create one empty file in the run-dir file system';
 
-const samples = new Map<string, number[]>(candidates.map(([name]) => [name, []]));
+const candidates: [string, () => Promise<void>][] = [
+  [SH, shell],
+  ['execa true.pipe(true)', execaPipe],
+  ['cryopipe plain', cryopipe(devNull, false, 'cryopipe plain: started')],
+];
+if (process.getuid?.() === 0)
+  candidates.push(
+    ['cryopipe pidns', cryopipe(devNull, true, 'cryopipe pidns: started')],
+    [
+      'cryopipe pidns, default output files',
+      cryopipe(defaults, true, 'cryopipe pidns, default output files: started'),
+    ],
+  );
+
+const names = candidates.map(([name]) => name);
+for (const [name] of candidates) if (name.startsWith('cryopipe')) names.push(`${name}: started`);
+candidates.push([CREATE, createOneFile]);
+names.push(CREATE);
+const samples = new Map<string, number[]>(names.map((name) => [name, []]));
+
 for (const [, run] of candidates) await run(); // warm up
+for (const xs of samples.values()) xs.length = 0;
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, run] of candidates) {
     const start = process.hrtime.bigint();
@@ -64,23 +96,16 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 rmSync(work, { recursive: true, force: true });
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-const p90 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
-const base = median(samples.get('sh -c "true | true"')!);
+const quantile = (xs: number[], q: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
+const base = quantile(samples.get(SH)!, 0.5);
 console.log(
-  `rounds: ${ROUNDS}, node ${process.version}, full run of a two-stage pipeline (true | true)`,
+  `rounds: ${ROUNDS}, node ${process.version}, run dirs in ${work}, two-stage pipeline (true | true)`,
 );
-console.log('| candidate | median ms | p90 ms | median vs sh |');
-console.log('|---|---|---|---|');
-for (const [name, xs] of samples)
-  console.log(
-    `| ${name} | ${median(xs).toFixed(2)} | ${p90(xs).toFixed(2)} | ${(median(xs) / base).toFixed(2)}x |`,
-  );
-for (const [pidns, xs] of startOnly)
-  if (xs.length > 0)
-    console.log(
-      `| cryopipe ${pidns ? 'pidns' : 'plain'}: spawnPipeline() resolved (stages started) | ${median(xs).toFixed(2)} | ${p90(xs).toFixed(2)} | ${(median(xs) / base).toFixed(2)}x |`,
-    );
+console.log('| candidate | p10 ms | median ms | p90 ms | median vs sh |');
+console.log('|---|---|---|---|---|');
+for (const [name, xs] of samples) {
+  const cells = [0.1, 0.5, 0.9].map((q) => quantile(xs, q).toFixed(2));
+  const ratio = name === CREATE ? '' : `${(quantile(xs, 0.5) / base).toFixed(2)}x`;
+  console.log(`| ${name.replaceAll('|', '\\|')} | ${cells.join(' | ')} | ${ratio} |`);
+}

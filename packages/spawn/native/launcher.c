@@ -4,12 +4,16 @@
  * Usage: cryopipe-launch RUNDIR      (reads RUNDIR/spec, see spec-encoding.ts)
  *        cryopipe-launch --version
  *
+ * Start report: once RUNDIR/status says the stages started, "started\n" goes
+ * to the stdout we were given, which is then closed (closed unwritten on a
+ * failure first), so a caller reads a pipe to EOF instead of watching RUNDIR.
+ *
  * PID-namespace mode: this process (the "outer") unshares CLONE_NEWPID and
  * forks; the child is PID 1 of the new namespace, calls setsid there and is
  * the dump root. The outer only forwards signals and relays the exit status.
  * Plain mode: this process is the session leader and the dump root.
  *
- * The dump root holds fd 0 (/dev/null) and 1, 2 (RUNDIR/launcher.log) only,
+ * After that the dump root holds fd 0 (/dev/null), 1 and 2 (RUNDIR/launcher.log) only,
  * handles signals synchronously in one sigwaitinfo loop, and records stage
  * statuses by atomically replacing RUNDIR/status, so it survives a CRIU
  * checkpoint/restore and the run directory stays the only channel.
@@ -38,7 +42,8 @@
 #define MAX_TARGET_FD 1023
 #define EXIT_LAUNCHER 125
 
-#define LOG(...) (dprintf(2, "cryopipe-launch[%d]: ", (int)getpid()), dprintf(2, __VA_ARGS__), dprintf(2, "\n"))
+#define LOG(...) \
+  (open_log(), dprintf(2, "cryopipe-launch[%d]: ", (int)getpid()), dprintf(2, __VA_ARGS__), dprintf(2, "\n"))
 
 enum src_kind { SRC_NULL, SRC_FILE, SRC_PIPE, SRC_DUP };
 enum phase { PH_EXEC, PH_CWD, PH_OPEN, PH_DUP };
@@ -69,6 +74,7 @@ static const char *mode_name = "plain", *fail_message;
 static pid_t root_host_pid, launcher_host_pid;
 static long long root_started, root_ended;
 static int root_exit = -1;
+static int report_fd = -1; /* the caller's stdout until the start is reported */
 static sigset_t handled;
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
 
@@ -81,6 +87,18 @@ static long long now_ms(void) {
 static int in_path(char *out, size_t n, const char *name) {
   int len = snprintf(out, n, "%s/%s", run_dir, name);
   return len < 0 || (size_t)len >= n ? -1 : 0;
+}
+
+/* RUNDIR/launcher.log becomes fd 1 and 2 when first needed, at the latest while the
+ * stages exec: creating a file is slow on some file systems, so not before. */
+static int open_log(void) {
+  static int done, result = -1;
+  char path[PATH_MAX];
+  if (done++) return result;
+  int fd = in_path(path, sizeof path, "launcher.log") ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return result; /* messages keep going to the stderr we were given */
+  dup2(fd, 1), dup2(fd, 2), close(fd); /* fd > 2: main() keeps 0-2 taken */
+  return result = 0;
 }
 
 /* ---- status file: JSON, replaced atomically, fd closed right away ---- */
@@ -119,9 +137,9 @@ static void sb_int_or_null(const char *key, long long value, int present) {
   else sb_put(",\"%s\":null", key);
 }
 
-static void write_status(const char *state) {
+static int write_status(const char *state) {
   char path[PATH_MAX], tmp[PATH_MAX];
-  if (in_path(path, sizeof path, "status") || in_path(tmp, sizeof tmp, "status.tmp")) return;
+  if (in_path(path, sizeof path, "status") || in_path(tmp, sizeof tmp, "status.tmp")) return -1;
   sb_len = 0;
   sb_put("{\"version\":1,\"state\":\"%s\",\"mode\":\"%s\"", state, mode_name);
   sb_put(",\"rootPid\":%d,\"launcherPid\":%d", (int)root_host_pid, (int)launcher_host_pid);
@@ -147,10 +165,11 @@ static void write_status(const char *state) {
   }
   sb_put("]}\n");
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) { LOG("cannot write %s: %s", tmp, strerror(errno)); return; }
+  if (fd < 0) { LOG("cannot write %s: %s", tmp, strerror(errno)); return -1; }
   ssize_t w = write(fd, sb, sb_len);
   close(fd);
-  if (w != (ssize_t)sb_len || rename(tmp, path)) LOG("cannot replace %s: %s", path, strerror(errno));
+  if (w == (ssize_t)sb_len && !rename(tmp, path)) return 0;
+  return LOG("cannot replace %s: %s", path, strerror(errno)), -1;
 }
 
 static void fail(const char *fmt, ...) {
@@ -348,8 +367,7 @@ static void run_stage(int index, int (*pipes)[2], int errfd) {
   int sources[MAX_FDS];
   sigset_t none;
   sigemptyset(&none);
-  for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  sigprocmask(SIG_SETMASK, &none, NULL); /* dispositions were reset once in main() */
   umask(s->umask);
   if (s->cwd && chdir(s->cwd)) report_and_exit(errfd, index, errno, PH_CWD);
   /* Every target number is occupied while sources open, so none lands on one. */
@@ -414,7 +432,8 @@ static void learn_host_pids(void) {
   }
 }
 
-static void start_stages(void) {
+/* Forks every stage; returns the read end of the exec-report pipe (EOF: all exec'd or failed). */
+static int start_stages(void) {
   static int pipes[MAX_PIPES][2];
   static char reserved[MAX_TARGET_FD + 1];
   int errpipe[2], null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -443,16 +462,21 @@ static void start_stages(void) {
     if (reserved[t]) close(t);
   close(null_fd);
   close(errpipe[1]);
-  struct exec_report r;
-  while (read(errpipe[0], &r, sizeof r) == (ssize_t)sizeof r)
-    if (r.index >= 0 && r.index < nstages) stages[r.index].exec_errno = r.err, stages[r.index].exec_phase = r.phase;
-  close(errpipe[0]);
+  return errpipe[0];
+}
+
+/* Tells the caller the stages started (status already says so), then lets go of its pipe. */
+static void report_started(void) {
+  if (report_fd < 0) return;
+  signal(SIGPIPE, SIG_IGN); /* a caller that went away must not kill the dump root */
+  if (write(report_fd, "started\n", 8) < 0) { /* nobody listening: fine */ }
+  signal(SIGPIPE, SIG_DFL), close(report_fd), report_fd = -1;
 }
 
 /* Host pids change on a restore in PID-namespace mode: refresh before each write. */
-static void record(const char *state) {
+static int record(const char *state) {
   learn_host_pids();
-  write_status(state);
+  return write_status(state);
 }
 
 static int pipefail_status(void) {
@@ -490,9 +514,20 @@ static void supervise(void) {
   if (setsid() < 0 && getsid(0) != getpid()) fail("setsid: %s (start the launcher detached)", strerror(errno));
   if (chdir("/")) fail("chdir /: %s", strerror(errno));
   root_started = now_ms();
-  start_stages();
-  reap();
-  record("running");
+  int exec_reports = start_stages();
+  /* While the stages exec: the log, and a first status with their pids. */
+  if (open_log() || record("running")) {
+    const char *why = strerror(errno);
+    for (int i = 0; i < nstages; i++) kill(stages[i].pid, SIGKILL);
+    while (wait(NULL) > 0) {}
+    fail("cannot create files in %s (%s); nothing runs without a status file", run_dir, why);
+  }
+  struct exec_report r;
+  while (read(exec_reports, &r, sizeof r) == (ssize_t)sizeof r)
+    if (r.index >= 0 && r.index < nstages) stages[r.index].exec_errno = r.err, stages[r.index].exec_phase = r.phase;
+  close(exec_reports);
+  if (reap() && !all_done()) record("running");
+  report_started();
   while (!all_done()) {
     siginfo_t info;
     int sig = sigwaitinfo(&handled, &info);
@@ -531,16 +566,16 @@ int main(int argc, char **argv) {
     return EXIT_LAUNCHER;
   }
   if (snprintf(run_dir, sizeof run_dir, "%s", argv[1]) >= (int)sizeof run_dir - 16) return EXIT_LAUNCHER;
-  /* Exactly three descriptors from here on: /dev/null and the log, twice. */
+  /* Three descriptors: /dev/null and (see open_log) the log twice, plus the report fd until the start. */
   syscall(SYS_close_range, 3U, ~0U, 0);
-  char log_path[PATH_MAX];
-  int null_fd = open("/dev/null", O_RDONLY), log_fd;
-  if (null_fd < 0 || in_path(log_path, sizeof log_path, "launcher.log")) return EXIT_LAUNCHER;
-  log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0) return EXIT_LAUNCHER;
-  dup2(null_fd, 0), dup2(log_fd, 1), dup2(log_fd, 2);
+  report_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  int null_fd = open("/dev/null", O_RDONLY);
+  if (null_fd < 0) return EXIT_LAUNCHER;
+  for (int fd = 0; fd <= 2; fd++) /* report_fd is the only copy of stdout; 0-2 stay taken for the log */
+    if (fd < 2 || fcntl(fd, F_GETFD) < 0) dup2(null_fd, fd);
   if (null_fd > 2) close(null_fd);
-  if (log_fd > 2) close(log_fd);
+  /* Exec kept only ignored signals: reset them here once, so every stage starts clean. */
+  for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
   root_host_pid = launcher_host_pid = getpid();
   root_started = now_ms();
 
@@ -559,6 +594,8 @@ int main(int argc, char **argv) {
       pid_t child = fork();
       if (child < 0) fail("fork of the namespace init: %s", strerror(errno));
       if (child == 0) supervise();
+      if (report_fd >= 0) close(report_fd), report_fd = -1; /* the namespace init reports */
+      open_log();
       relay(child);
     }
     if (pidns_mode == 1) fail("unshare(CLONE_NEWPID): %s (run as root, or use plain mode)", strerror(errno));

@@ -2,9 +2,10 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LauncherError, RunLostError } from './errors.ts';
+import type { LauncherProcess } from './launcher-process.ts';
 import { hostPidsOfChildren, isLauncherFor } from './proc.ts';
 import { type PipelineResult, settle } from './result.ts';
-import { type RunStatus, readRunStatus } from './run-status.ts';
+import { type RunStatus, readRunStatus, readRunStatusSync } from './run-status.ts';
 
 /** A stage of a started pipeline. */
 export interface StageHandle {
@@ -38,13 +39,15 @@ export interface PipelineHandle {
 const POLL_MS = 50;
 
 /**
- * Calls `check` whenever RUNDIR changes (fs.watch) and at least every
- * POLL_MS, until it returns a value other than undefined.
+ * Calls `check` whenever RUNDIR changes (fs.watch), whenever `extraWake`
+ * wakes it, and at least every POLL_MS, until it returns a value other than
+ * undefined. For a process that is not the launcher's parent (attach), or
+ * once the launcher has exited.
  */
 export function pollRunDir<T>(
   runDir: string,
   check: () => Promise<T | undefined>,
-  extraWake?: (wake: () => void) => () => void,
+  extraWake?: (wake: () => void) => void,
 ): Promise<T> {
   return new Promise<T>((resolvePromise, reject) => {
     let watcher: FSWatcher | undefined;
@@ -52,12 +55,10 @@ export function pollRunDir<T>(
     let running = false;
     let again = false;
     let done = false;
-    let stopExtra: (() => void) | undefined;
     const finish = (fn: () => void): void => {
       done = true;
       watcher?.close();
       clearInterval(timer);
-      stopExtra?.();
       fn();
     };
     const tick = (): void => {
@@ -87,7 +88,7 @@ export function pollRunDir<T>(
       watcher.on('error', () => {});
     } catch {}
     timer = setInterval(tick, POLL_MS);
-    stopExtra = extraWake?.(tick);
+    extraWake?.(tick);
     tick();
   });
 }
@@ -98,12 +99,14 @@ export interface HandleInit {
   rootPid: number;
   launcherPid: number | undefined;
   status: RunStatus;
-  /** When this process is the launcher's parent: resolves with its exit code. */
-  launcherExit?: Promise<number | null>;
+  /** When this process is the launcher's parent (spawnPipeline, not attach); its status is fresh. */
+  launcher?: LauncherProcess;
 }
 
-function stagesFrom(status: RunStatus, rootPid: number): StageHandle[] {
-  const live = hostPidsOfChildren(rootPid);
+function stagesFrom(status: RunStatus, rootPid: number, fresh: boolean): StageHandle[] {
+  // A status the launcher just wrote has every host pid; an older one (a restore) needs /proc.
+  const known = fresh && status.stages.every((s) => s.hostPid > 0);
+  const live = known ? new Map<number, number>() : hostPidsOfChildren(rootPid);
   return status.stages.map((s) => ({
     index: s.index,
     argv: s.argv,
@@ -112,14 +115,34 @@ function stagesFrom(status: RunStatus, rootPid: number): StageHandle[] {
   }));
 }
 
+/**
+ * The launcher's parent learns of the end from its exit (the final status is
+ * written just before), with no watching while the stages run. Polling is
+ * the fallback: for attach(), and when the launcher exited but the dump root
+ * still runs (only the outer process of a PID-namespace run was killed).
+ */
+async function waitForEnd(
+  launcher: LauncherProcess | undefined,
+  runDir: string,
+  check: () => Promise<PipelineResult | undefined>,
+): Promise<PipelineResult> {
+  if (launcher) {
+    launcher.keepAlive();
+    await launcher.exit;
+    const result = await check();
+    if (result !== undefined) return result;
+  }
+  return pollRunDir(runDir, check);
+}
+
 export function createHandle(init: HandleInit): PipelineHandle {
   const { runDir, rootPid } = init;
   let launcherExited = false;
-  void init.launcherExit?.then(() => {
+  void init.launcher?.exit.then(() => {
     launcherExited = true;
   });
   const check = async (): Promise<PipelineResult | undefined> => {
-    const status = await readRunStatus(runDir);
+    const status = readRunStatusSync(runDir);
     if (status.state === 'exited') return settle(runDir, status);
     if (status.state === 'failed') {
       const log = await readFile(join(runDir, 'launcher.log'), 'utf8').catch(() => '');
@@ -128,7 +151,7 @@ export function createHandle(init: HandleInit): PipelineHandle {
     if (isLauncherFor(rootPid, runDir) && !(launcherExited && rootPid === init.launcherPid))
       return undefined;
     // Root gone: the status may have been replaced just before it exited.
-    const last = await readRunStatus(runDir);
+    const last = readRunStatusSync(runDir);
     if (last.state !== 'running') return check();
     throw new RunLostError(runDir, rootPid);
   };
@@ -139,12 +162,9 @@ export function createHandle(init: HandleInit): PipelineHandle {
     rootPid,
     launcherPid: init.launcherPid,
     mode: init.status.mode,
-    stages: stagesFrom(init.status, rootPid),
+    stages: stagesFrom(init.status, rootPid, init.launcher !== undefined),
     wait() {
-      waiting ??= pollRunDir(runDir, check, (wake) => {
-        void init.launcherExit?.then(wake);
-        return () => {};
-      });
+      waiting ??= waitForEnd(init.launcher, runDir, check);
       return waiting;
     },
     kill(signal: NodeJS.Signals | number = 'SIGTERM') {

@@ -9,10 +9,13 @@ import { SPEC_HEADER } from './spec-encoding.ts';
 
 // The launcher validates the whole spec itself too (another tool may write one).
 
-function runLauncher(runDir: string): Promise<number> {
+/** Runs the launcher to its end: exit code and what it printed on stdout (the start report). */
+function runLauncher(runDir: string): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
-    const child = execFile(launcherPath(), [runDir]);
-    child.on('exit', (code) => resolve(code ?? -1));
+    execFile(launcherPath(), [runDir], (err, stdout) => {
+      const code = err ? ((err as { code?: unknown }).code as number) : 0;
+      resolve({ code: typeof code === 'number' ? code : -1, stdout });
+    });
   });
 }
 
@@ -72,7 +75,7 @@ describe('launcher spec validation', () => {
       const dir = tempDir();
       const body = what === 'a truncated file' ? tokens.join('\0') : `${tokens.join('\0')}\0`;
       writeFileSync(join(dir, 'spec'), body);
-      expect(await runLauncher(dir)).toBe(125);
+      expect(await runLauncher(dir)).toEqual({ code: 125, stdout: '' }); // no start reported
       const status = await readRunStatus(dir);
       expect(status.state).toBe('failed');
       expect(status.error).toMatch(message);
@@ -82,6 +85,6 @@ describe('launcher spec validation', () => {
   }
 
   it('refuses a relative run directory', async () => {
-    expect(await runLauncher('relative/dir')).toBe(125);
+    expect((await runLauncher('relative/dir')).code).toBe(125);
   });
 });

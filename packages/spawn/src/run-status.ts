@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -99,21 +100,18 @@ export function parseRunStatus(text: string): RunStatus {
   };
 }
 
-/** Reads RUNDIR/status. Throws RunStatusError when it is missing or malformed. */
-export async function readRunStatus(runDir: string): Promise<RunStatus> {
-  let text: string;
-  try {
-    text = await readFile(join(runDir, 'status'), 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new RunStatusError(
-      runDir,
-      code === 'ENOENT'
-        ? 'no status file (not a cryopipe run directory, or not started yet)'
-        : String(err),
-      err,
-    );
-  }
+function unreadable(runDir: string, err: unknown): RunStatusError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new RunStatusError(
+    runDir,
+    code === 'ENOENT'
+      ? 'no status file (not a cryopipe run directory, or not started yet)'
+      : String(err),
+    err,
+  );
+}
+
+function parseOrThrow(runDir: string, text: string): RunStatus {
   try {
     return parseRunStatus(text);
   } catch (err) {
@@ -121,10 +119,35 @@ export async function readRunStatus(runDir: string): Promise<RunStatus> {
   }
 }
 
-/** Same as readRunStatus but undefined while the file does not exist yet. */
-export async function tryReadRunStatus(runDir: string): Promise<RunStatus | undefined> {
+/** Reads RUNDIR/status. Throws RunStatusError when it is missing or malformed. */
+export async function readRunStatus(runDir: string): Promise<RunStatus> {
+  let text: string;
   try {
-    return await readRunStatus(runDir);
+    text = await readFile(join(runDir, 'status'), 'utf8');
+  } catch (err) {
+    throw unreadable(runDir, err);
+  }
+  return parseOrThrow(runDir, text);
+}
+
+/**
+ * readRunStatus without the thread-pool round trips: the file is a few
+ * hundred bytes, and the start and end of a run are latency-critical.
+ */
+export function readRunStatusSync(runDir: string): RunStatus {
+  let text: string;
+  try {
+    text = readFileSync(join(runDir, 'status'), 'utf8');
+  } catch (err) {
+    throw unreadable(runDir, err);
+  }
+  return parseOrThrow(runDir, text);
+}
+
+/** Same as readRunStatusSync but undefined while the file does not exist yet. */
+export function tryReadRunStatusSync(runDir: string): RunStatus | undefined {
+  try {
+    return readRunStatusSync(runDir);
   } catch (err) {
     if (RunStatusError.is(err) && (err.cause as NodeJS.ErrnoException)?.code === 'ENOENT')
       return undefined;
