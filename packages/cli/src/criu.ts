@@ -1,15 +1,24 @@
 import { CriuClient, CriuError } from '@cryopipe/criu-client';
 import { CliError, EXIT } from './errors.ts';
 
-/** A criu client for one request, with errors turned into CLI errors that say what to do. */
-export function openCriu(): CriuClient {
-  if (process.geteuid?.() !== 0) {
+/**
+ * Fails before anything happens when not root: CRIU needs CAP_SYS_ADMIN,
+ * CAP_SYS_PTRACE and more to dump or restore.
+ */
+export function requireRoot(operation: string): void {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) {
     throw new CliError(
-      'checkpoint and restore need root (CRIU needs CAP_SYS_ADMIN, CAP_SYS_PTRACE and more)',
+      `${operation} needs root (CRIU needs CAP_SYS_ADMIN, CAP_SYS_PTRACE and more); you are uid ${uid}`,
       EXIT.environment,
       'run cryopipe with sudo',
     );
   }
+}
+
+/** A criu client for one request, with errors turned into CLI errors that say what to do. */
+export function openCriu(): CriuClient {
+  requireRoot('checkpoint and restore');
   try {
     return CriuClient.swrk();
   } catch (err) {
@@ -27,6 +36,9 @@ export function openCriu(): CriuClient {
 /** CRIU's own words, plus the log lines that matter, as one message. */
 export function describeCriuError(err: unknown): string {
   if (!CriuError.is(err)) return (err as Error).message;
-  const lines = err.logLines.length ? `\n${err.logLines.map((l) => `  ${l}`).join('\n')}` : '';
+  // The client's message usually quotes the log already; don't say it twice.
+  const quoted = err.logLines.every((l) => err.message.includes(l));
+  const lines =
+    err.logLines.length && !quoted ? `\n${err.logLines.map((l) => `  ${l}`).join('\n')}` : '';
   return `${err.message}${lines}`;
 }

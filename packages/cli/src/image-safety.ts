@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CliError, EXIT } from './errors.ts';
 
@@ -57,5 +57,19 @@ export function assertImagesPrivate(imagesDir: string, home: string): void {
       EXIT.refused,
       'images hold process memory and run as root on restore; if you trust them, fix ownership and modes (chown root, chmod go-w), then retry',
     );
+  }
+}
+
+/**
+ * criu creates images with its own modes (0644 here): take group and others'
+ * access away from every file and directory under `dir`. Run on a fresh
+ * checkpoint before it is renamed into place.
+ */
+export function restrictToOwner(dir: string): void {
+  chmodSync(dir, lstatSync(dir).mode & 0o700);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) restrictToOwner(p);
+    else if (!entry.isSymbolicLink()) chmodSync(p, lstatSync(p).mode & 0o700);
   }
 }

@@ -60,6 +60,8 @@ const UNSUPPORTED = new Map<string, string>(
     '&': "'&' is not needed: `cryopipe run` already runs the pipeline in the background",
     '&&': "'&&' is not supported: run one pipeline per job",
     '||': "'||' is not supported: run one pipeline per job",
+    '<>': "'<>' (open for reading and writing) is not supported: use '<' for input or '>' for output",
+    '>|': "'>|' is not needed: nothing sets noclobber here, so write '>'",
     '<<': "here-documents ('<<') are not supported: put the input in a file and use '< FILE'",
     '|&': "'|&' is not supported: write '2>&1 |' instead",
     '(': 'subshells are not supported: wrap the commands in a script and run that',
@@ -70,7 +72,7 @@ const UNSUPPORTED = new Map<string, string>(
 
 /** The operator starting `rest`, if any: a redirection (with its fd numbers glued on) or a control operator. */
 function operatorAt(rest: string): string | undefined {
-  const redirection = /^\d*(?:[<>]&\d*|<<|>>|[<>])/.exec(rest);
+  const redirection = /^\d*(?:<>|>\||[<>]&\d*|<<|>>|[<>])/.exec(rest);
   if (redirection) return redirection[0];
   return /^(?:\|\||\|&|&&|[|&;()`])/.exec(rest)?.[0];
 }
@@ -156,7 +158,7 @@ export function parsePipelineString(input: string): PipelineSyntax {
 export function parsePipelineArgv(argv: readonly string[]): PipelineSyntax {
   const tokens: Token[] = argv.map((value, pos) => {
     if (OPERATOR.test(value)) return { type: 'op', value, pos };
-    const problem = UNSUPPORTED.get(value);
+    const problem = UNSUPPORTED.get(value.replace(/^\d+(?=[<>])/, ''));
     if (problem) throw new PipelineSyntaxError(`${problem} (argument ${pos + 1})`, pos);
     return { type: 'word', value, pos };
   });

@@ -22,7 +22,7 @@ export const rm: Command = {
           `stop it first: cryopipe kill ${job.id}`,
         );
       }
-      const release = acquireLock(store.lockPath(job.id), 'rm');
+      const release = await acquireLock(store.lockPath(job.id), 'rm');
       try {
         store.remove(job.id);
       } finally {

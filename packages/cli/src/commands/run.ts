@@ -2,7 +2,8 @@ import { spawnPipeline } from '@cryopipe/spawn';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { JobRecord } from '../job-store.ts';
-import { toSpawnSpec } from '../pipeline-spec.ts';
+import { preflightPipeline } from '../pipeline-preflight.ts';
+import { sessionFreeEnv, toSpawnSpec } from '../pipeline-spec.ts';
 import { parsePipelineArgv, parsePipelineString } from '../pipeline-syntax.ts';
 import { waitForJob } from '../wait-job.ts';
 
@@ -46,14 +47,22 @@ redirected; the last stage's stdout too.`,
         : parsePipelineArgv(positionals);
     const command =
       positionals.length === 1 ? positionals[0]! : positionals.map(quoteForDisplay).join(' ');
-    const id = store.create(values.name as string | undefined);
     const cwd = process.cwd();
+    const env = sessionFreeEnv(process.env);
+    preflightPipeline(syntax, { cwd, env });
+    const pidNamespace = !values['no-pid-namespace'] && process.geteuid?.() === 0;
+    if (!values['no-pid-namespace'] && !pidNamespace) {
+      out.warn(
+        'not root: the job runs without a PID namespace, and checkpoint and restore will need root (sudo)',
+      );
+    }
+    const id = store.create(values.name as string | undefined);
     let handle: Awaited<ReturnType<typeof spawnPipeline>>;
     try {
       const spec = toSpawnSpec(syntax, { cwd, logsDir: store.logsDir(id), env: process.env });
       handle = await spawnPipeline(spec, {
         runDir: store.runDir(id),
-        pidNamespace: values['no-pid-namespace'] ? false : 'auto',
+        pidNamespace: pidNamespace ? 'auto' : false,
       });
     } catch (err) {
       store.remove(id); // nothing started: leave no half-made job behind
@@ -66,7 +75,7 @@ redirected; the last stage's stdout too.`,
       command,
       createdAt: new Date().toISOString(),
       cwd,
-      pidNamespace: !values['no-pid-namespace'],
+      pidNamespace: handle.mode === 'pidns',
       phase: 'running',
       rootPid: handle.rootPid,
       launcherPid: handle.launcherPid,

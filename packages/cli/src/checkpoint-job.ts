@@ -1,0 +1,246 @@
+import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { release as kernelRelease } from 'node:os';
+import { join } from 'node:path';
+import { type DumpResult, readStats } from '@cryopipe/criu-client';
+import { Procfs } from '@cryopipe/procfs';
+import { directoryBytes, nextCheckpointNumber } from './checkpoint-files.ts';
+import { type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
+import { describeCriuError, openCriu, requireRoot } from './criu.ts';
+import { blockingFindings, diagnoseTree, formatFindings } from './diagnosis.ts';
+import { CliError, EXIT } from './errors.ts';
+import { type FileRecord, recordFile } from './file-state.ts';
+import { mkdirPrivate } from './home.ts';
+import { imageManifest } from './image-manifest.ts';
+import { restrictToOwner } from './image-safety.ts';
+import { isRootOfJob } from './job-root.ts';
+import type { JobRecord, JobStore } from './job-store.ts';
+import { writeJsonAtomic } from './job-store.ts';
+import { acquireLock } from './lock.ts';
+import { processExists } from './process-exists.ts';
+import { resumeStoppedTree } from './stopped-tree.ts';
+import { writableFilesOfTree } from './tree-files.ts';
+
+export interface CheckpointOptions {
+  /** Keep the job running after the dump (a live checkpoint). */
+  leaveRunning?: boolean;
+  /** How long to wait for another operation on the job to finish; 0 (default) fails at once. */
+  lockWaitMs?: number;
+}
+
+export interface CheckpointOutcome {
+  id: string;
+  record: CheckpointMeta;
+  /** criu's dump statistics, when it wrote them. */
+  stats: DumpResult['stats'];
+}
+
+/** Receives one line per step of long work (the CLI prints it on stderr). */
+export type Progress = (text: string) => void;
+
+/**
+ * Dumps a running job into checkpoint N: images go to a private temporary
+ * directory that becomes `checkpoints/N` only once complete (images, file
+ * records, manifest). Whatever fails — the diagnosis, criu, a full disk,
+ * criu being killed — the temporary directory is removed, earlier
+ * checkpoints are untouched and a tree criu left stopped is resumed.
+ */
+export async function checkpointJob(
+  store: JobStore,
+  job: JobRecord,
+  options: CheckpointOptions,
+  progress: Progress,
+): Promise<CheckpointOutcome> {
+  requireRoot('checkpoint');
+  const leaveRunning = Boolean(options.leaveRunning);
+  const release = await acquireLock(store.lockPath(job.id), 'checkpoint', {
+    waitMs: options.lockWaitMs ?? 0,
+  });
+  let tmp: string | undefined;
+  try {
+    // Read again under the lock: a restore that just finished changed the root pid.
+    const fresh = store.load(job.id);
+    if (!isRootOfJob(fresh.rootPid, fresh.id)) {
+      throw new CliError(
+        `job ${fresh.id} is not running, so there is nothing to checkpoint`,
+        EXIT.failure,
+        `see 'cryopipe ps'`,
+      );
+    }
+    removeAbandonedDumps(store.checkpointsDir(fresh.id));
+    const findings = await diagnoseTree(fresh.rootPid);
+    const blocking = blockingFindings(findings);
+    if (blocking.length > 0) {
+      throw new CliError(
+        `job ${fresh.id} can't be checkpointed as it is:\n${formatFindings(blocking)}`,
+        EXIT.refused,
+        `see 'cryopipe diagnose ${fresh.rootPid}' for details`,
+      );
+    }
+    const number = nextCheckpointNumber(store.checkpointsDir(fresh.id));
+    tmp = mkdirPrivate(join(store.checkpointsDir(fresh.id), `.tmp-${number}-${process.pid}`));
+    const dir = tmp;
+    const target = store.checkpointDir(fresh.id, number);
+    // Writes the images' metadata and moves them into place. Without
+    // --leave-running it runs inside criu's post-dump hook, before criu kills
+    // the tree: if it fails (a full disk), criu resumes the job instead.
+    const finalize = (d: Omit<Dumped, 'stats' | 'ms'>, ms: number): CheckpointMeta => {
+      try {
+        restrictToOwner(dir);
+        const record: CheckpointMeta = {
+          number,
+          jobId: fresh.id,
+          takenAt: new Date().toISOString(),
+          leaveRunning,
+          rootPid: fresh.rootPid,
+          ...(d.treePids ? { treePids: d.treePids } : {}),
+          criuVersion: d.version,
+          kernel: kernelRelease(),
+          imageBytes: directoryBytes(dir),
+          dumpMs: ms,
+          files: d.files,
+          images: imageManifest(dir),
+        };
+        writeJsonAtomic(join(dir, 'checkpoint.json'), record);
+        readCheckpointMeta(dir); // proves the metadata reached the disk whole
+        renameSync(dir, target);
+        tmp = undefined;
+        return record;
+      } catch (err) {
+        const nospace = (err as NodeJS.ErrnoException).code === 'ENOSPC';
+        throw new CliError(
+          `checkpoint of job ${fresh.id} could not be saved: ${(err as Error).message}`,
+          EXIT.failure,
+          nospace ? `free space under ${store.home}, then checkpoint again` : undefined,
+          { cause: err },
+        );
+      }
+    };
+    let record: CheckpointMeta | undefined;
+    const dumped = await dump(fresh, dir, leaveRunning, progress, (d, ms) => {
+      if (!leaveRunning) record = finalize(d, ms);
+    });
+    try {
+      record ??= finalize(dumped, dumped.ms);
+    } catch (err) {
+      throw withJobState(err as CliError, fresh);
+    }
+    // criu's stats exist only now (in the renamed directory when the hook moved it);
+    // the checkpoint is complete without them.
+    const stats =
+      dumped.stats ??
+      (await readStats(target, 'dump')
+        .then((s) => s.dump)
+        .catch(() => undefined));
+    record = { ...record, dumpMs: dumped.ms, ...frozen(stats) };
+    try {
+      restrictToOwner(target); // criu wrote its stats after the images
+      writeJsonAtomic(join(target, 'checkpoint.json'), record);
+    } catch {
+      // The first metadata is complete; only the stats are missing then.
+    }
+    if (!leaveRunning) store.save({ ...store.load(fresh.id), phase: 'checkpointed' });
+    return { id: fresh.id, record, stats };
+  } finally {
+    if (tmp && !process.env.CRYOPIPE_KEEP_FAILED) rmSync(tmp, { recursive: true, force: true });
+    release();
+  }
+}
+
+interface Dumped {
+  version: string;
+  files: FileRecord[];
+  treePids: number[] | undefined;
+  stats: DumpResult['stats'];
+  ms: number;
+}
+
+async function dump(
+  job: JobRecord,
+  imagesDir: string,
+  leaveRunning: boolean,
+  progress: Progress,
+  /** Called while the tree is frozen and every image is written. */
+  onImagesWritten: (d: Omit<Dumped, 'stats' | 'ms'>, ms: number) => void,
+): Promise<Dumped> {
+  // criu creates images with our umask (it starts when the first request is sent):
+  // keep them private from the start; restrictToOwner() checks afterwards.
+  const umask = process.umask(0o077);
+  const criu = (() => {
+    try {
+      return openCriu();
+    } catch (err) {
+      process.umask(umask);
+      throw err;
+    }
+  })();
+  let files: FileRecord[] = [];
+  let treePids: number[] | undefined;
+  const started = performance.now();
+  try {
+    const version = (await criu.version()).text;
+    progress(`freezing job ${job.id} (pid ${job.rootPid}) and writing images…`);
+    const result = await criu.dump(
+      { pid: job.rootPid, imagesDir, logFile: 'dump.log', leaveRunning },
+      {
+        // The tree is frozen here: file sizes are exactly what criu records.
+        postDump: async () => {
+          files = (await writableFilesOfTree(job.rootPid)).map(recordFile);
+          // Without a PID namespace a restore needs every one of these host pids free.
+          if (!job.pidNamespace) {
+            const snap = await new Procfs().snapshot(job.rootPid, { outside: false });
+            treePids = [...snap.processes.keys()].sort((a, b) => a - b);
+          }
+          onImagesWritten({ version, files, treePids }, performance.now() - started);
+        },
+      },
+    );
+    return { version, files, treePids, stats: result.stats, ms: performance.now() - started };
+  } catch (err) {
+    // Our own post-dump work failed (e.g. no space for the metadata): criu aborted and resumed the tree.
+    const cause = (err as Error).cause;
+    if (CliError.is(cause)) throw withJobState(cause, job);
+    throw new CliError(
+      `checkpoint of job ${job.id} failed: ${describeCriuError(err)}\n${stateAfterFailure(job, true)}`,
+      EXIT.failure,
+      (/No space left on device/.test(describeCriuError(err))
+        ? `free space where the images go (${imagesDir.replace(/\/jobs\/.*$/, '')}) or point CRYOPIPE_HOME elsewhere, then checkpoint again; `
+        : '') +
+        `criu's log is removed with the partial images; rerun with CRYOPIPE_KEEP_FAILED=1 to keep ${join(imagesDir, 'dump.log')}`,
+      { cause: err },
+    );
+  } finally {
+    await criu.close();
+    process.umask(umask);
+  }
+}
+
+/**
+ * After a failed dump: criu normally resumes the tree itself, but a criu that
+ * died (SIGKILL, OOM) can leave it stopped. Resume it, and say where it stands.
+ */
+function stateAfterFailure(job: JobRecord, shouldRun: boolean): string {
+  const rootPid = job.rootPid;
+  if (!isRootOfJob(rootPid, job.id))
+    return 'The job is no longer running; earlier checkpoints are intact.';
+  const resumed = shouldRun ? resumeStoppedTree(rootPid) : [];
+  return `The job is still running${resumed.length ? ` (resumed stopped pids ${resumed.join(', ')})` : ''}; earlier checkpoints are intact.`;
+}
+
+function withJobState(err: CliError, job: JobRecord): CliError {
+  return new CliError(`${err.message}\n${stateAfterFailure(job, true)}`, err.exitCode, err.hint, {
+    cause: err.cause,
+  });
+}
+
+/** Temporary dump directories whose cryopipe process died (SIGKILL, power loss) are garbage. */
+function removeAbandonedDumps(checkpointsDir: string): void {
+  for (const name of readdirSync(checkpointsDir)) {
+    const m = /^\.tmp-\d+-(\d+)$/.exec(name);
+    if (m && !processExists(Number(m[1])))
+      rmSync(join(checkpointsDir, name), { recursive: true, force: true });
+  }
+}
+
+function frozen(stats: DumpResult['stats']): { frozenMs?: number } {
+  return stats ? { frozenMs: stats.frozenTimeUs / 1000 } : {};
+}

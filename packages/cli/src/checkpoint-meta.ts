@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliError, EXIT } from './errors.ts';
+import type { ImageEntry } from './image-manifest.ts';
+import type { CheckpointRecord } from './job-store.ts';
+
+/**
+ * checkpoint.json as written since the fault matrix: the job it belongs to,
+ * every host pid of the tree (plain mode only) and a manifest of the images.
+ * Older checkpoints lack these fields.
+ */
+export interface CheckpointMeta extends CheckpointRecord {
+  /** The job whose tree these images hold. */
+  jobId?: string;
+  /** Host pids of the dumped tree; a restore without a PID namespace needs them all free. */
+  treePids?: number[];
+  /** Name, size and sha256 of every image file. */
+  images?: ImageEntry[];
+}
+
+/** Reads a checkpoint directory's metadata; a missing or torn file is an error that says so. */
+export function readCheckpointMeta(dir: string): CheckpointMeta {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as CheckpointMeta;
+  } catch (err) {
+    throw new CliError(
+      `${join(dir, 'checkpoint.json')} can't be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      EXIT.refused,
+      'this checkpoint is incomplete; restore another one with --from N',
+    );
+  }
+}
+
+/**
+ * Refuses images that are not this job's checkpoint N: a checkpoint directory
+ * copied in from another job would restore someone else's processes.
+ */
+export function assertCheckpointOf(
+  meta: CheckpointMeta,
+  jobId: string,
+  number: number,
+  dir: string,
+): void {
+  const problems: string[] = [];
+  if (meta.jobId === undefined)
+    problems.push('it does not say which job it belongs to (taken by an older cryopipe?)');
+  else if (meta.jobId !== jobId) problems.push(`it belongs to job ${meta.jobId}`);
+  if (meta.number !== number) problems.push(`it says it is checkpoint ${meta.number}`);
+  if (!Array.isArray(meta.images)) problems.push('it has no manifest of its images');
+  if (problems.length > 0) {
+    throw new CliError(
+      `refusing to restore ${dir} as checkpoint ${number} of job ${jobId}: ${problems.join('; ')}`,
+      EXIT.refused,
+      'restore images only into the job that took them',
+    );
+  }
+}

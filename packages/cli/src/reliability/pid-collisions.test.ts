@@ -1,0 +1,99 @@
+// Fault matrix row 4: restoring while the old pids are taken.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { criu, describeWith, root } from '@cryopipe/testkit';
+import { expect, it } from 'vitest';
+import { expectedCount, slowCounter, until } from '../../test/cli-harness.ts';
+import {
+  jobDir,
+  killQuietly,
+  occupyPid,
+  pidExists,
+  processesWith,
+  untilFinished,
+  useFaultCli,
+} from '../../test/fault-harness.ts';
+
+describeWith([root, criu], 'fault matrix: old pids taken at restore', () => {
+  const { dir, home, cli } = useFaultCli();
+
+  async function stoppedJob(name: string, n: number, plain: boolean) {
+    const marker = `${name}-${process.pid}`;
+    const started = cli(
+      'run',
+      '--name',
+      name,
+      '--json',
+      ...(plain ? ['--no-pid-namespace'] : []),
+      '--',
+      'sh',
+      '-c',
+      `${slowCounter(n)} # ${marker}`,
+      '|',
+      'cat',
+      '>',
+      `${name}.txt`,
+    );
+    expect(started.status, started.stderr).toBe(0);
+    const out = join(dir, `${name}.txt`);
+    await until(() => existsSync(out) && statSync(out).size > 100, 'some output');
+    const cp = cli('checkpoint', name);
+    expect(cp.status, cp.stderr).toBe(0);
+    await until(() => processesWith(marker).length === 0, 'the dumped tree to be gone');
+    const id = started.json().id as string;
+    const meta = JSON.parse(
+      readFileSync(join(jobDir(home, id), 'checkpoints', '1', 'checkpoint.json'), 'utf8'),
+    );
+    return { id, out, meta, marker, rootPid: started.json().rootPid as number };
+  }
+
+  it('PID-namespace mode: restores although another process holds the old root pid', async () => {
+    const job = await stoppedJob('pidns', 300, false);
+    await until(() => !pidExists(job.rootPid), 'the old root pid to be reaped');
+    const squatter = await occupyPid(job.rootPid);
+    try {
+      const rs = cli('restore', 'pidns', '--json');
+      expect(rs.status, rs.stderr).toBe(0);
+      expect(rs.json().rootPid).not.toBe(job.rootPid);
+      await untilFinished(home, job.id);
+      expect(cli('wait', 'pidns').status).toBe(0);
+      expect(readFileSync(job.out, 'utf8')).toBe(expectedCount(300));
+    } finally {
+      killQuietly(squatter.pid);
+    }
+  });
+
+  it('plain mode: waits, then fails naming the taken pid; restores once it is free', async () => {
+    const job = await stoppedJob('plain', 300, true);
+    const treePids = job.meta.treePids as number[];
+    expect(treePids).toContain(job.rootPid);
+    expect(treePids.length).toBeGreaterThanOrEqual(3); // launcher and two stages
+    // A stage's pid, not the root's: every pid of the tree must be free.
+    const victim = treePids.filter((p) => p !== job.rootPid).at(-1)!;
+    await until(() => treePids.every((p) => !pidExists(p)), 'the old pids to be reaped');
+    const squatter = await occupyPid(victim);
+    let failedAfterMs: number;
+    try {
+      const t0 = Date.now();
+      const rs = cli('restore', 'plain');
+      failedAfterMs = Date.now() - t0;
+      expect(rs.status).toBe(1);
+      expect(rs.stderr).toMatch(
+        new RegExp(`PID ${victim} \\(sleep\\) needed by the restore is still taken after 5 s`),
+      );
+      expect(rs.stderr).toMatch(/without a PID namespace/);
+      expect(processesWith(job.marker)).toEqual([]);
+    } finally {
+      killQuietly(squatter.pid);
+    }
+    expect(failedAfterMs).toBeGreaterThanOrEqual(5000); // it waited before giving up
+    await until(() => !pidExists(victim), 'the squatter to be gone');
+    const rs = cli('restore', 'plain', '--json');
+    expect(rs.status, rs.stderr).toBe(0);
+    expect(rs.json().rootPid).toBe(job.rootPid); // plain mode gets its old pids back
+    await untilFinished(home, job.id);
+    const waited = cli('wait', 'plain', '--json');
+    expect(waited.status, waited.stdout + waited.stderr).toBe(0);
+    expect(readFileSync(job.out, 'utf8')).toBe(expectedCount(300));
+  });
+});
