@@ -12,9 +12,9 @@ import { type FileRecord, recordFile } from './file-state.ts';
 import { mkdirPrivate } from './home.ts';
 import { imageManifest } from './image-manifest.ts';
 import { restrictToOwner } from './image-safety.ts';
-import { isRootOfJob } from './job-root.ts';
 import type { JobRecord, JobStore } from './job-store.ts';
 import { writeJsonAtomic } from './job-store.ts';
+import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
 import { processExists } from './process-exists.ts';
 import { resumeStoppedTree } from './stopped-tree.ts';
@@ -59,7 +59,7 @@ export async function checkpointJob(
   try {
     // Read again under the lock: a restore that just finished changed the root pid.
     const fresh = store.load(job.id);
-    if (!isRootOfJob(fresh.rootPid, fresh.id)) {
+    if (!isJobRoot(fresh.rootPid, fresh.id)) {
       throw new CliError(
         `job ${fresh.id} is not running, so there is nothing to checkpoint`,
         EXIT.failure,
@@ -220,7 +220,7 @@ async function dump(
  */
 function stateAfterFailure(job: JobRecord, shouldRun: boolean): string {
   const rootPid = job.rootPid;
-  if (!isRootOfJob(rootPid, job.id))
+  if (!isJobRoot(rootPid, job.id))
     return 'The job is no longer running; earlier checkpoints are intact.';
   const resumed = shouldRun ? resumeStoppedTree(rootPid) : [];
   return `The job is still running${resumed.length ? ` (resumed stopped pids ${resumed.join(', ')})` : ''}; earlier checkpoints are intact.`;

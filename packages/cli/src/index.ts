@@ -1,5 +1,6 @@
 // The cryopipe CLI as a library: run it in-process, or reuse its pieces.
 
+export { checkpointJob } from './checkpoint-job.ts';
 export { commands } from './commands/index.ts';
 export {
   blockingFindings,
@@ -21,6 +22,7 @@ export {
 export { cryopipeHome } from './home.ts';
 export { assertImagesPrivate } from './image-safety.ts';
 export { type CheckpointRecord, type JobPhase, type JobRecord, JobStore } from './job-store.ts';
+export { isJobRoot, type JobState, jobLiveness, type Liveness } from './liveness.ts';
 export { main } from './main.ts';
 export { toSpawnSpec } from './pipeline-spec.ts';
 export {
@@ -32,3 +34,4 @@ export {
   type Redirection,
   type StageSyntax,
 } from './pipeline-syntax.ts';
+export { restoreJob } from './restore-job.ts';

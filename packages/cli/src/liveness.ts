@@ -13,24 +13,32 @@ export interface Liveness {
 }
 
 /**
- * Is `pid` the job's dump root, alive? A pid can be reused after the job is
- * gone, so the process must also run the cryopipe launcher and not be a zombie.
+ * Is `pid` the live dump root of job `id`? Pids are reused: after a job
+ * stops, another process — even another job's launcher (a plain-mode restore
+ * gets its old pids back) — can hold its recorded pid, and signalling or
+ * checkpointing that would hit the wrong job. So the process must run the
+ * cryopipe launcher, not be a zombie, and have been started for this job's
+ * run directory (…/jobs/ID/run is its argument, and a restore keeps it).
  */
-export function isJobRoot(pid: number): boolean {
+export function isJobRoot(pid: number, id: string): boolean {
   if (!pid) return false;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (/\) Z /.test(stat.slice(stat.lastIndexOf(')')))) return false;
-    return /cryopipe-launch/.test(readlinkSync(`/proc/${pid}/exe`));
+    if (!/cryopipe-launch/.test(readlinkSync(`/proc/${pid}/exe`))) return false;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.some((arg) => arg.replace(/\/+$/, '').endsWith(`jobs/${id}/run`));
   } catch {
     return false;
   }
 }
 
 export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Liveness> {
+  // Liveness first, status second: the launcher writes its final status before
+  // it exits, so a job found dead always has its last word on disk already.
+  const alive = isJobRoot(job.rootPid, job.id);
   // No status yet (the launcher is starting) or a torn read: treat as unknown.
   const status = await readRunStatus(store.runDir(job.id)).catch(() => undefined);
-  const alive = isJobRoot(job.rootPid);
   if (alive) return { state: 'running', alive, exitCode: undefined, status };
   if (status?.state === 'exited')
     return {

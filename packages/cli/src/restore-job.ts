@@ -9,8 +9,8 @@ import { type FileCheck, reconcileFiles } from './file-state.ts';
 import { mkdirPrivate } from './home.ts';
 import { assertImagesIntact } from './image-manifest.ts';
 import { assertImagesPrivate } from './image-safety.ts';
-import { isRootOfJob } from './job-root.ts';
 import type { JobRecord, JobStore } from './job-store.ts';
+import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
 import { waitForFreePids } from './pids.ts';
 
@@ -50,7 +50,7 @@ export async function restoreJob(
   });
   try {
     const fresh = store.load(job.id); // a restore that just finished changed the root pid
-    if (isRootOfJob(fresh.rootPid, fresh.id)) {
+    if (isJobRoot(fresh.rootPid, fresh.id)) {
       throw new CliError(
         `job ${fresh.id} is running (pid ${fresh.rootPid}): restoring it again would run it twice`,
         EXIT.failure,

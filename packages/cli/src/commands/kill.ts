@@ -20,7 +20,7 @@ export const kill: Command = {
   async run({ values, positionals, store, out }) {
     const job = store.resolve(jobRef(positionals));
     const signal = parseSignal((values.signal as string | undefined) ?? 'TERM');
-    if (!isJobRoot(job.rootPid)) {
+    if (!isJobRoot(job.rootPid, job.id)) {
       throw new CliError(`job ${job.id} is not running`, EXIT.failure, `see 'cryopipe ps'`);
     }
     // SIGKILL can't be forwarded: kill the whole namespace or process group instead.

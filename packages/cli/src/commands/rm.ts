@@ -15,7 +15,7 @@ export const rm: Command = {
     const removed: string[] = [];
     for (const ref of positionals) {
       const job = store.resolve(ref);
-      if (isJobRoot(job.rootPid)) {
+      if (isJobRoot(job.rootPid, job.id)) {
         throw new CliError(
           `job ${job.id} is running`,
           EXIT.failure,
