@@ -3,6 +3,7 @@ import { release as kernelRelease } from 'node:os';
 import { join } from 'node:path';
 import { type DumpResult, readStats } from '@cryopipe/criu-client';
 import { Procfs } from '@cryopipe/procfs';
+import { adoptedTreeRoot, isAdopted, SOLVED_BY_SHELL_JOB } from './adopted-job.ts';
 import { directoryBytes, nextCheckpointNumber } from './checkpoint-files.ts';
 import { type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
 import { describeCriuError, openCriu, requireRoot } from './criu.ts';
@@ -67,13 +68,18 @@ export async function checkpointJob(
       );
     }
     removeAbandonedDumps(store.checkpointsDir(fresh.id));
-    const findings = await diagnoseTree(fresh.rootPid);
-    const blocking = blockingFindings(findings);
+    // An adopted job: the tree below the keeper is dumped, as a shell job.
+    const adopted = isAdopted(fresh);
+    const dumpPid = adopted ? adoptedTreeRoot(store, fresh) : fresh.rootPid;
+    const findings = await diagnoseTree(dumpPid);
+    const blocking = blockingFindings(findings).filter(
+      (f) => !adopted || !SOLVED_BY_SHELL_JOB.has(f.id),
+    );
     if (blocking.length > 0) {
       throw new CliError(
         `job ${fresh.id} can't be checkpointed as it is:\n${formatFindings(blocking)}`,
         EXIT.refused,
-        `see 'cryopipe diagnose ${fresh.rootPid}' for details`,
+        `see 'cryopipe diagnose ${dumpPid}' for details`,
       );
     }
     const number = nextCheckpointNumber(store.checkpointsDir(fresh.id));
@@ -91,7 +97,7 @@ export async function checkpointJob(
           jobId: fresh.id,
           takenAt: new Date().toISOString(),
           leaveRunning,
-          rootPid: fresh.rootPid,
+          rootPid: dumpPid,
           ...(d.treePids ? { treePids: d.treePids } : {}),
           criuVersion: d.version,
           kernel: kernelRelease(),
@@ -116,7 +122,7 @@ export async function checkpointJob(
       }
     };
     let record: CheckpointMeta | undefined;
-    const dumped = await dump(fresh, dir, leaveRunning, progress, (d, ms) => {
+    const dumped = await dump(fresh, dumpPid, adopted, dir, leaveRunning, progress, (d, ms) => {
       if (!leaveRunning) record = finalize(d, ms);
     });
     try {
@@ -156,6 +162,8 @@ interface Dumped {
 
 async function dump(
   job: JobRecord,
+  pid: number,
+  shellJob: boolean,
   imagesDir: string,
   leaveRunning: boolean,
   progress: Progress,
@@ -178,16 +186,16 @@ async function dump(
   const started = performance.now();
   try {
     const version = (await criu.version()).text;
-    progress(`freezing job ${job.id} (pid ${job.rootPid}) and writing images…`);
+    progress(`freezing job ${job.id} (pid ${pid}) and writing images…`);
     const result = await criu.dump(
-      { pid: job.rootPid, imagesDir, logFile: 'dump.log', leaveRunning },
+      { pid, imagesDir, logFile: 'dump.log', leaveRunning, shellJob },
       {
         // The tree is frozen here: file sizes are exactly what criu records.
         postDump: async () => {
-          files = (await writableFilesOfTree(job.rootPid)).map(recordFile);
+          files = (await writableFilesOfTree(pid)).map(recordFile);
           // Without a PID namespace a restore needs every one of these host pids free.
           if (!job.pidNamespace) {
-            const snap = await new Procfs().snapshot(job.rootPid, { outside: false });
+            const snap = await new Procfs().snapshot(pid, { outside: false });
             treePids = [...snap.processes.keys()].sort((a, b) => a - b);
           }
           onImagesWritten({ version, files, treePids }, performance.now() - started);

@@ -40,6 +40,8 @@ export interface JobRecord {
   /** The launcher's host pid at start (gone after a restore). */
   launcherPid?: number;
   restores: { at: string; from: number; rootPid: number; ms: number }[];
+  /** Periodic live checkpoints (`run --checkpoint-every`), restarted by `restore`. */
+  schedule?: { everyMs: number; keep?: number };
 }
 
 const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -40,6 +40,10 @@ export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Live
   // No status yet (the launcher is starting) or a torn read: treat as unknown.
   const status = await readRunStatus(store.runDir(job.id)).catch(() => undefined);
   if (alive) return { state: 'running', alive, exitCode: undefined, status };
+  // Stopped by a checkpoint: whatever the status says of how its processes died
+  // (an adopted job's keeper records the SIGKILL), the job is waiting for a restore.
+  if (job.phase === 'checkpointed')
+    return { state: 'checkpointed', alive, exitCode: undefined, status };
   if (status?.state === 'exited')
     return {
       state: status.exitCode === 0 ? 'exited' : 'failed',
@@ -49,8 +53,6 @@ export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Live
     };
   if (status?.state === 'failed')
     return { state: 'failed', alive, exitCode: status.exitCode, status };
-  if (job.phase === 'checkpointed')
-    return { state: 'checkpointed', alive, exitCode: undefined, status };
   // Neither running nor finished: killed from outside, or the machine rebooted.
   return { state: 'lost', alive, exitCode: undefined, status };
 }

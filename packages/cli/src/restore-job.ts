@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RestoreResult } from '@cryopipe/criu-client';
+import { isAdopted, restoreUnderKeeper } from './adopted-job.ts';
 import type { Progress } from './checkpoint-job.ts';
 import { assertCheckpointOf, readCheckpointMeta } from './checkpoint-meta.ts';
 import { describeCriuError, openCriu, requireRoot } from './criu.ts';
@@ -98,7 +99,10 @@ export async function restoreJob(
     const started = performance.now();
     let result: RestoreResult;
     try {
-      result = await criu.restore({ imagesDir, workDir, logFile: 'restore.log' });
+      // An adopted job is a shell job: it comes back under a new keeper's terminal.
+      result = isAdopted(fresh)
+        ? { pid: await restoreUnderKeeper(store, fresh, imagesDir) }
+        : await criu.restore({ imagesDir, workDir, logFile: 'restore.log' });
     } catch (err) {
       throw new CliError(
         `restore of job ${fresh.id} from checkpoint ${number} failed: ${describeCriuError(err)}\nThe images are intact.`,

@@ -2,6 +2,7 @@
  * cryopipe-launch: the clean parent of a checkpointable pipeline.
  *
  * Usage: cryopipe-launch RUNDIR      (reads RUNDIR/spec, see spec-encoding.ts)
+ *        cryopipe-launch --keep RUNDIR …   (keeper of an adopted job, see keeper.c)
  *        cryopipe-launch --version
  *
  * Start report: once RUNDIR/status says the stages started, "started\n" goes
@@ -556,7 +557,10 @@ static void relay(pid_t child) {
   }
 }
 
+int keeper_main(int argc, char **argv); /* keeper.c */
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--keep")) return keeper_main(argc, argv);
   if (argc == 2 && !strcmp(argv[1], "--version")) {
     printf("cryopipe-launch %s %s\n", LAUNCHER_VERSION, SPEC_HEADER);
     return 0;

@@ -1,4 +1,4 @@
-// Builds native/launcher.c into dist/bin/linux-<arch>/cryopipe-launch, static.
+// Builds native/launcher.c (with keeper.c, its --keep mode) into dist/bin/linux-<arch>/cryopipe-launch, static.
 // musl-gcc gives a ~80 KB binary; static glibc is the fallback when musl is absent.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
@@ -6,9 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(pkg, 'native', 'launcher.c');
+const sources = ['launcher.c', 'keeper.c'].map((f) => join(pkg, 'native', f));
 const out = join(pkg, 'dist', 'bin', `linux-${process.arch}`, 'cryopipe-launch');
-const flags = ['-static', '-Os', '-Wall', '-Wextra', '-Werror', '-o', out, source];
+const flags = ['-static', '-Os', '-Wall', '-Wextra', '-Werror', '-o', out, ...sources];
 
 function has(cmd) {
   try {

@@ -10,6 +10,7 @@ export {
   type SpawnErrorCode,
 } from './errors.ts';
 export type { PipelineHandle, StageHandle } from './handle.ts';
+export { type KeeperOptions, type KeeperStarted, startKeeper } from './keeper.ts';
 export { LAUNCHER_ENV, launcherPath, launcherVersion } from './launcher-path.ts';
 export type { PipelineResult, StageResult } from './result.ts';
 export {

@@ -114,6 +114,7 @@ try {
     killTree(pid);
     await new Promise((r) => setTimeout(r, 200));
     const pidfile = join(work, 'raw.pid');
+    // -W: criu's log and stats go elsewhere, so the checkpoint stays exactly as cryopipe wrote it.
     rawRestore.push(
       timeMs(() =>
         run('criu', [
@@ -121,8 +122,10 @@ try {
           '-d',
           '-D',
           images,
+          '-W',
+          work,
           '-o',
-          join(work, 'restore.log'),
+          'restore.log',
           '--pidfile',
           pidfile,
         ]),

@@ -9,11 +9,23 @@ import { join } from 'node:path';
 import { machine } from './measure.ts';
 
 const root = join(import.meta.dirname, '../../..');
-const benches: { title: string; filter: string; what: string }[] = [
+const benches: { title: string; filter: string; what: string; script?: string }[] = [
   {
     title: 'Checkpoint and restore: cryopipe against raw criu and dd',
     filter: '@cryopipe/bench',
     what: 'a 200 MiB job started with cryopipe run; dump with leave-running, restore from the same images, image throughput',
+  },
+  {
+    title: 'Downtime per live checkpoint of the SVT-AV1 encode',
+    filter: '@cryopipe/bench',
+    script: 'src/live-downtime.bench.ts',
+    what: 'ffmpeg | SvtAv1EncApp started with cryopipe run, `cryopipe checkpoint --leave-running` every 3 s; CRIU frozen time and where it goes (target ≤ 0.5 s)',
+  },
+  {
+    title: 'Encode throughput with a checkpoint every 60 s',
+    filter: '@cryopipe/bench',
+    script: 'src/periodic-throughput.bench.ts',
+    what: 'the same SVT-AV1 encode to the end, plain against `cryopipe run --checkpoint-every 60s`, back to back (target < 2%)',
   },
   {
     title: '@cryopipe/procfs: full /proc scan',
@@ -34,9 +46,10 @@ const benches: { title: string; filter: string; what: string }[] = [
 
 const sections: string[] = [];
 for (const b of benches) {
-  const cmd = `pnpm --filter ${b.filter} bench`;
+  const args = b.script ? ['exec', 'tsx', b.script] : ['bench'];
+  const cmd = `pnpm --filter ${b.filter} ${args.join(' ')}`;
   process.stderr.write(`[bench] ${cmd}\n`);
-  const r = spawnSync('pnpm', ['--silent', '--filter', b.filter, 'bench'], {
+  const r = spawnSync('pnpm', ['--silent', '--filter', b.filter, ...args], {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 64 << 20,

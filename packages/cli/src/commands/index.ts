@@ -1,7 +1,12 @@
 import type { Command } from '../command.ts';
+import { schedule } from '../schedule-command.ts';
+import { adopt } from './adopt.ts';
+import { attach } from './attach.ts';
 import { checkpoint } from './checkpoint.ts';
 import { diagnose } from './diagnose.ts';
 import { doctor } from './doctor.ts';
+import { exportJob } from './export.ts';
+import { importJob } from './import.ts';
 import { kill } from './kill.ts';
 import { logs } from './logs.ts';
 import { ps } from './ps.ts';
@@ -20,6 +25,11 @@ export const commands: readonly Command[] = [
   wait,
   kill,
   rm,
+  schedule,
+  exportJob,
+  importJob,
   doctor,
   diagnose,
+  adopt,
+  attach,
 ];

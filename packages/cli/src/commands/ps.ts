@@ -4,6 +4,7 @@ import type { Command } from '../command.ts';
 import { EXIT } from '../errors.ts';
 import { jobLiveness } from '../liveness.ts';
 import { formatBytes, formatDuration, table } from '../output.ts';
+import { scheduleSummary } from '../schedule-summary.ts';
 
 export const ps: Command = {
   name: 'ps',
@@ -31,6 +32,7 @@ export const ps: Command = {
         cpuMs: live.alive ? await treeCpuMs(job.rootPid) : undefined,
         checkpoints: checkpoints.length,
         restores: job.restores.length,
+        schedule: scheduleSummary(store, job),
         outputs,
         command: job.command,
       });
@@ -43,7 +45,7 @@ export const ps: Command = {
       }
       out.line(
         table([
-          ['ID', 'NAME', 'STATE', 'PID', 'AGE', 'CPU', 'CKPT', 'COMMAND'],
+          ['ID', 'NAME', 'STATE', 'PID', 'AGE', 'CPU', 'CKPT', 'EVERY', 'COMMAND'],
           ...rows.map((r) => [
             r.id,
             r.name ?? '-',
@@ -52,6 +54,7 @@ export const ps: Command = {
             formatDuration(r.ageMs),
             r.cpuMs !== undefined ? formatDuration(r.cpuMs) : '-',
             String(r.checkpoints),
+            r.schedule?.text ?? '-',
             r.command.length > 60 ? `${r.command.slice(0, 57)}...` : r.command,
           ]),
         ]),

@@ -3,6 +3,7 @@ import { requireRoot } from '../criu.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
 import { formatDuration } from '../output.ts';
+import { startPeriodicCheckpointer } from '../periodic-checkpointer.ts';
 import { restoreJob } from '../restore-job.ts';
 
 export const restore: Command = {
@@ -40,6 +41,8 @@ modified, so a failed restore can simply be retried.`,
     const r = await restoreJob(store, job, from === undefined ? {} : { from }, (text) =>
       out.progress(text),
     );
+    // A job that had periodic checkpoints gets its checkpointer back.
+    if (job.schedule) startPeriodicCheckpointer(store, r.id);
     out.result({ id: r.id, from: r.from, rootPid: r.rootPid, ms: r.ms, files: r.files });
     out.line(
       `restored ${r.id} from checkpoint ${r.from} in ${formatDuration(r.ms)}: running as pid ${r.rootPid}`,

@@ -2,9 +2,11 @@ import { spawnPipeline } from '@cryopipe/spawn';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { JobRecord } from '../job-store.ts';
+import { startPeriodicCheckpointer } from '../periodic-checkpointer.ts';
 import { preflightPipeline } from '../pipeline-preflight.ts';
 import { sessionFreeEnv, toSpawnSpec } from '../pipeline-spec.ts';
 import { parsePipelineArgv, parsePipelineString } from '../pipeline-syntax.ts';
+import { parseSchedule } from '../schedule-options.ts';
 import { waitForJob } from '../wait-job.ts';
 
 export const run: Command = {
@@ -26,6 +28,16 @@ redirected; the last stage's stdout too.`,
     'no-pid-namespace': {
       type: 'boolean',
       description: 'run without a PID namespace (restores then need the old PIDs free)',
+    },
+    'checkpoint-every': {
+      type: 'string',
+      valueName: 'DURATION',
+      description: 'take a live checkpoint every DURATION (90s, 5m, 1h); see cryopipe schedule',
+    },
+    keep: {
+      type: 'string',
+      valueName: 'N',
+      description: 'with --checkpoint-every: keep the newest N',
     },
   },
   examples: [
@@ -50,6 +62,7 @@ redirected; the last stage's stdout too.`,
     const cwd = process.cwd();
     const env = sessionFreeEnv(process.env);
     preflightPipeline(syntax, { cwd, env });
+    const schedule = parseSchedule(values['checkpoint-every'], values.keep);
     const pidNamespace = !values['no-pid-namespace'] && process.geteuid?.() === 0;
     if (!values['no-pid-namespace'] && !pidNamespace) {
       out.warn(
@@ -80,13 +93,16 @@ redirected; the last stage's stdout too.`,
       rootPid: handle.rootPid,
       launcherPid: handle.launcherPid,
       restores: [],
+      ...(schedule ? { schedule } : {}),
     };
     store.save(job);
+    const checkpointerPid = schedule ? startPeriodicCheckpointer(store, id) : undefined;
     out.result({
       id,
       name: job.name,
       rootPid: job.rootPid,
       stages: handle.stages.map((s) => ({ argv: s.argv, pid: s.pid })),
+      ...(schedule ? { schedule, checkpointerPid } : {}),
     });
     out.line(job.name ? `${id} (${job.name})` : id);
     if (!values.wait) return EXIT.ok;

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  constants,
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extract as tarExtract } from 'tar-stream';
+import { CliError, EXIT } from './errors.ts';
+import { checkFile } from './file-state.ts';
+import { mkdirPrivate } from './home.ts';
+import { type ExportManifest, entryTarget, MANIFEST_ENTRY, parseManifest } from './job-archive.ts';
+import { zstdDone, zstdProcess } from './job-archive-zstd.ts';
+import type { JobRecord, JobStore } from './job-store.ts';
+import { writeJsonAtomic } from './job-store.ts';
+
+export interface ImportOutcome {
+  manifest: ExportManifest;
+  /** Outputs written back; those already present with the same bytes are left alone. */
+  placed: string[];
+  unchanged: string[];
+}
+
+/**
+ * Unpacks a `cryopipe export` stream into this CRYOPIPE_HOME. Everything is
+ * unpacked into a private staging directory and checked first (every entry
+ * path, every output's size and tail hash, no existing job with that id, no
+ * existing different file at an output's path); only then are the outputs
+ * put back and the job directory renamed into place.
+ */
+export async function readJobArchive(store: JobStore, source: Readable): Promise<ImportOutcome> {
+  mkdirPrivate(store.jobsDir);
+  const staging = mkdirPrivate(join(store.jobsDir, `.import-${process.pid}-${Date.now()}`));
+  const placed: string[] = [];
+  try {
+    const manifest = await unpack(store, source, staging);
+    const staged = (o: ExportManifest['outputs'][number]) => join(staging, o.entry);
+    for (const o of manifest.outputs) {
+      if (!existsSync(staged(o)) || checkFile({ ...o, path: staged(o) }).action !== 'unchanged')
+        throw new CliError(
+          `the archive's copy of ${o.path} is missing or damaged`,
+          EXIT.refused,
+          'export the job again',
+        );
+    }
+    const unchanged: string[] = [];
+    const clashes: string[] = [];
+    for (const o of manifest.outputs) {
+      if (!existsSync(o.path)) continue;
+      // Same bytes and mode: CRIU accepts it as it is (it checks the mode too).
+      if ((statSync(o.path).mode & 0o777) === o.mode && (await sameBytes(o.path, staged(o))))
+        unchanged.push(o.path);
+      else clashes.push(`  ${o.path}`);
+    }
+    if (clashes.length) {
+      throw new CliError(
+        `refusing to overwrite ${clashes.length === 1 ? 'a file that differs' : 'files that differ'} from the job's output:\n${clashes.join('\n')}`,
+        EXIT.refused,
+        'move them away, then import again',
+      );
+    }
+    if (existsSync(store.jobDir(manifest.jobId))) throw existingJob(manifest.jobId);
+    try {
+      for (const o of manifest.outputs) {
+        if (unchanged.includes(o.path)) continue;
+        mkdirSync(dirname(o.path), { recursive: true });
+        moveNew(staged(o), o.path);
+        chmodSync(o.path, o.mode);
+        placed.push(o.path);
+      }
+      renameSync(join(staging, 'job'), store.jobDir(manifest.jobId));
+    } catch (err) {
+      for (const p of placed) rmSync(p, { force: true });
+      throw err;
+    }
+    return { manifest, placed, unchanged };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+async function unpack(store: JobStore, source: Readable, staging: string): Promise<ExportManifest> {
+  const zstd = zstdProcess(['-d', '-c'], 'pipe');
+  const done = zstdDone(zstd);
+  const fed = pipeline(source, zstd.stdin!);
+  const extract = tarExtract();
+  const read = pipeline(zstd.stdout!, extract);
+  // Awaited below; until then a failure must not count as unhandled.
+  for (const p of [done, fed, read]) p.catch(() => {});
+  let manifest: ExportManifest | undefined;
+  try {
+    for await (const entry of extract) {
+      const { name, type } = entry.header;
+      if (!manifest) {
+        if (name !== MANIFEST_ENTRY || type !== 'file')
+          throw new CliError(
+            `not a cryopipe export: it starts with ${JSON.stringify(name)}, not ${MANIFEST_ENTRY}`,
+            EXIT.refused,
+          );
+        const chunks: Buffer[] = [];
+        for await (const c of entry) chunks.push(c as Buffer);
+        manifest = parseManifest(Buffer.concat(chunks).toString('utf8'));
+        if (existsSync(store.jobDir(manifest.jobId))) throw existingJob(manifest.jobId);
+        if (store.jobDir(manifest.jobId) !== manifest.jobDir) throw relocated(store, manifest);
+        continue;
+      }
+      const target = entryTarget(name, manifest);
+      const path =
+        target.kind === 'job'
+          ? join(staging, 'job', target.relative)
+          : join(staging, target.output.entry);
+      if (type === 'directory') {
+        mkdirPrivate(path);
+        entry.resume();
+      } else if (type === 'file') {
+        mkdirPrivate(dirname(path));
+        // 'wx': an entry named twice is refused rather than silently replaced.
+        await pipeline(entry, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+        // The recorded mode (CRIU checks it), but never writable by others nor set-id:
+        // the job directory itself stays 0700.
+        if (target.kind === 'job') chmodSync(path, (entry.header.mode ?? 0o600) & 0o755);
+      } else {
+        throw new CliError(
+          `refusing archive entry ${JSON.stringify(name)}: a ${type}, where only files and directories belong`,
+          EXIT.refused,
+        );
+      }
+    }
+    await Promise.all([read, fed, done]);
+  } catch (err) {
+    zstd.kill('SIGKILL');
+    source.destroy();
+    throw err;
+  }
+  if (!manifest) throw new CliError('the archive is empty', EXIT.refused);
+  if (!existsSync(join(staging, 'job', 'job.json')))
+    throw new CliError('the archive has no job.json', EXIT.refused, 'export the job again');
+  // Imported jobs are stopped at a checkpoint: say so, whatever state they were exported in.
+  const jobJson = join(staging, 'job', 'job.json');
+  const job = JSON.parse(readFileSync(jobJson, 'utf8')) as JobRecord;
+  if (job.id !== manifest.jobId) throw new CliError('job.json names another job', EXIT.refused);
+  writeJsonAtomic(jobJson, { ...job, phase: 'checkpointed' });
+  return manifest;
+}
+
+function existingJob(id: string): CliError {
+  return new CliError(
+    `job ${id} already exists in this CRYOPIPE_HOME`,
+    EXIT.refused,
+    `remove it first ('cryopipe rm ${id}') or import into another CRYOPIPE_HOME`,
+  );
+}
+
+function relocated(store: JobStore, m: ExportManifest): CliError {
+  return new CliError(
+    `job ${m.jobId} was exported from ${m.jobDir}; here it would be ${store.jobDir(m.jobId)}. ` +
+      'Its checkpoints hold its log files open by their old paths, and CRIU reopens files by path, so it could not be restored here',
+    EXIT.refused,
+    `import it with CRYOPIPE_HOME=${dirname(dirname(m.jobDir))}`,
+  );
+}
+
+/** Renames when on the same filesystem, else copies; never replaces an existing file. */
+function moveNew(from: string, to: string): void {
+  if (existsSync(to)) throw new CliError(`${to} appeared during the import`, EXIT.refused);
+  try {
+    if (statSync(from).dev === statSync(dirname(to)).dev) {
+      renameSync(from, to);
+      return;
+    }
+  } catch {
+    // Fall back to copying.
+  }
+  copyFileSync(from, to, constants.COPYFILE_EXCL);
+  unlinkSync(from);
+}
+
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  if (statSync(a).size !== statSync(b).size) return false;
+  const [ha, hb] = await Promise.all([a, b].map(sha256));
+  return ha === hb;
+}
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}

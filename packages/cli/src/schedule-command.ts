@@ -1,0 +1,76 @@
+import type { Command } from './command.ts';
+import { requireRoot } from './criu.ts';
+import { CliError, EXIT } from './errors.ts';
+import { jobRef } from './job-ref.ts';
+import { isJobRoot } from './liveness.ts';
+import { acquireLock } from './lock.ts';
+import { runPeriodicCheckpointer, startPeriodicCheckpointer } from './periodic-checkpointer.ts';
+import { formatInterval, parseDuration, parseKeep } from './schedule-duration.ts';
+
+export const schedule: Command = {
+  name: 'schedule',
+  summary: 'take live checkpoints of a running job on a schedule, keeping the newest N',
+  usage: 'JOB --every DURATION [--keep N]\n       cryopipe schedule JOB --off',
+  description: `Starts a small background process (its own session, log in the job's
+periodic/ directory, no part of the job) that takes a --leave-running
+checkpoint every DURATION (90s, 5m, 1h, 1h30m) and then deletes the oldest
+complete checkpoints beyond --keep N. It exits when the job stops running;
+'cryopipe restore' starts it again. 'cryopipe run --checkpoint-every' does the
+same from the start. After a crash, 'cryopipe restore JOB' resumes from the
+newest complete checkpoint.`,
+  options: {
+    every: { type: 'string', valueName: 'DURATION', description: 'interval between checkpoints' },
+    keep: { type: 'string', valueName: 'N', description: 'keep only the newest N checkpoints' },
+    off: { type: 'boolean', description: 'stop the schedule (checkpoints already taken stay)' },
+    foreground: {
+      type: 'boolean',
+      description: 'run the checkpointer in this process (what the background process runs)',
+    },
+  },
+  examples: ['cryopipe schedule enc --every 5m --keep 3', 'cryopipe schedule enc --off'],
+  async run({ values, positionals, store, out }) {
+    requireRoot('schedule');
+    const job = store.resolve(jobRef(positionals));
+    if (values.foreground) {
+      await runPeriodicCheckpointer(store, job.id, (text) =>
+        process.stdout.write(`${new Date().toISOString()} ${text}\n`),
+      );
+      return EXIT.ok;
+    }
+    if (!values.off && values.every === undefined) {
+      throw new CliError('give --every DURATION, or --off', EXIT.usage);
+    }
+    const everyMs = values.off ? undefined : parseDuration(String(values.every), '--every');
+    const keep = values.keep === undefined ? undefined : parseKeep(String(values.keep));
+    if (!values.off && !isJobRoot(job.rootPid, job.id)) {
+      throw new CliError(
+        `job ${job.id} is not running`,
+        EXIT.failure,
+        `restore it first ('cryopipe restore ${job.id}'); a restore restarts a schedule the job already had`,
+      );
+    }
+    // job.json is rewritten by checkpoint and restore too: change it under the job lock.
+    const release = await acquireLock(store.lockPath(job.id), 'schedule', { waitMs: 30_000 });
+    try {
+      const { schedule: _old, ...rest } = store.load(job.id);
+      store.save(
+        everyMs === undefined
+          ? rest
+          : { ...rest, schedule: { everyMs, ...(keep ? { keep } : {}) } },
+      );
+    } finally {
+      release();
+    }
+    if (everyMs === undefined) {
+      out.result({ id: job.id, schedule: null });
+      out.line(`periodic checkpoints of ${job.id} stopped`);
+      return EXIT.ok;
+    }
+    const pid = startPeriodicCheckpointer(store, job.id);
+    out.result({ id: job.id, schedule: { everyMs, keep }, checkpointerPid: pid });
+    out.line(
+      `checkpointing ${job.id} every ${formatInterval(everyMs)}${keep ? `, keeping ${keep}` : ''} (checkpointer pid ${pid})`,
+    );
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,80 @@
+/**
+ * Downtime per live checkpoint of the ffmpeg | SvtAv1EncApp demo encode:
+ * `cryopipe checkpoint --leave-running` every few seconds while it runs, and
+ * CRIU's own stats for each (frozen = the time the job could not run;
+ * freezing, memdump and memwrite show where it goes). Images go to the job
+ * directory on local disk.
+ *
+ *   pnpm --filter @cryopipe/bench exec tsx src/live-downtime.bench.ts   (CHECKPOINTS=N, FRAMES=N)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { svtAv1 } from '../../../packages/examples/src/encoders.ts';
+import { machine, median, run } from './measure.ts';
+
+const CHECKPOINTS = Number(process.env.CHECKPOINTS ?? 6);
+const FRAMES = Number(process.env.FRAMES ?? 2400);
+const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');
+const work = mkdtempSync(join(tmpdir(), 'cryopipe-bench-live-'));
+const env = { ...process.env, CRYOPIPE_HOME: join(work, 'home'), NO_COLOR: '1' };
+const cliJson = <T>(command: string, ...args: string[]) =>
+  JSON.parse(run(process.execPath, [cliPath, command, '--json', ...args], env)) as T;
+const ms = (n: number) => `${n.toFixed(0)} ms`;
+
+interface Checkpoint {
+  checkpoint: number;
+  frozenMs?: number;
+  dumpMs: number;
+  imageBytes: number;
+  stats?: {
+    freezingTimeUs: number;
+    frozenTimeUs: number;
+    memdumpTimeUs: number;
+    memwriteTimeUs: number;
+  };
+}
+
+try {
+  console.log(`machine: ${machine()}`);
+  const job = cliJson<{ id: string; rootPid: number }>(
+    'run',
+    '--',
+    ...svtAv1.pipeline(join(work, 'out.ivf'), FRAMES),
+  );
+  const taken: Checkpoint[] = [];
+  for (let i = 0; i < CHECKPOINTS; i++) {
+    await new Promise((r) => setTimeout(r, 3000));
+    const state = cliJson<{ id: string; state: string }[]>('ps').find((j) => j.id === job.id);
+    if (state?.state !== 'running') break;
+    const cp = cliJson<Checkpoint>('checkpoint', job.id, '--leave-running');
+    taken.push(cp);
+    // Keep one image set on disk, as a --keep 1 schedule would.
+    if (cp.checkpoint > 1)
+      rmSync(join(work, 'home/jobs', job.id, 'checkpoints', String(cp.checkpoint - 1)), {
+        recursive: true,
+      });
+  }
+  const waited = run(process.execPath, [cliPath, 'wait', job.id], env);
+  console.log(
+    `\n${taken.length} live checkpoints of ffmpeg | SvtAv1EncApp --lp 1 (640x360, ${FRAMES} frames), job: ${waited.trim()}`,
+  );
+  console.log('  #  frozen   freezing  memdump  memwrite  whole dump  images');
+  for (const c of taken) {
+    const s = c.stats;
+    const us = (v: number | undefined) => (v === undefined ? '?' : ms(v / 1000));
+    console.log(
+      `  ${c.checkpoint}  ${ms(c.frozenMs ?? Number.NaN).padEnd(7)}  ${us(s?.freezingTimeUs).padEnd(8)}  ${us(s?.memdumpTimeUs).padEnd(7)}  ${us(s?.memwriteTimeUs).padEnd(8)}  ${ms(c.dumpMs).padEnd(10)}  ${(c.imageBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
+  }
+  const frozen = taken.map((c) => c.frozenMs ?? Number.NaN);
+  console.log(
+    `\ndowntime per live checkpoint (CRIU frozen time): median ${ms(median(frozen))}, max ${ms(Math.max(...frozen))}; target ≤ 500 ms`,
+  );
+} finally {
+  try {
+    for (const j of cliJson<{ rootPid?: number }[]>('ps'))
+      if (j.rootPid) process.kill(j.rootPid, 'SIGKILL');
+  } catch {}
+  rmSync(work, { recursive: true, force: true });
+}
