@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -12,8 +13,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
-import { type CliRun, cliPath } from './cli-harness.ts';
+import { afterAll, expect } from 'vitest';
+import { type CliRun, cliPath, slowCounter, until } from './cli-harness.ts';
 
 /** What a test needs to run the built CLI with its own home, as another user, or in the background. */
 export interface CliOptions {
@@ -78,6 +79,44 @@ export function useFaultCli() {
   }
   const cli = (...args: string[]) => run(args);
 
+  /**
+   * Starts `sh -c <slow counter> | cat > NAME.txt` as job NAME, waits for
+   * some output, stops it in checkpoint 1 and waits until its processes are
+   * gone. The marker in the command line finds its processes in /proc.
+   */
+  async function stoppedCountingJob(
+    name: string,
+    n: number,
+    opts: { plain?: boolean; minBytes?: number } = {},
+  ) {
+    const marker = `${name}-${process.pid}`;
+    const started = cli(
+      'run',
+      '--name',
+      name,
+      '--json',
+      ...(opts.plain ? ['--no-pid-namespace'] : []),
+      '--',
+      'sh',
+      '-c',
+      `${slowCounter(n)} # ${marker}`,
+      '|',
+      'cat',
+      '>',
+      `${name}.txt`,
+    );
+    expect(started.status, started.stderr).toBe(0);
+    const out = join(dir, `${name}.txt`);
+    const minBytes = opts.minBytes ?? 100;
+    await until(() => existsSync(out) && statSync(out).size > minBytes, 'some output');
+    const cp = cli('checkpoint', name);
+    expect(cp.status, cp.stderr).toBe(0);
+    await until(() => processesWith(marker).length === 0, 'the dumped tree to be gone');
+    const id = started.json().id as string;
+    const cpDir = join(jobDir(home, id), 'checkpoints', '1');
+    return { id, out, marker, cpDir, rootPid: started.json().rootPid as number };
+  }
+
   /** Starts the CLI in the background; `done` resolves with what a synchronous run returns. */
   function start(
     args: string[],
@@ -123,6 +162,7 @@ export function useFaultCli() {
     cli,
     run,
     start,
+    stoppedCountingJob,
     mountTmpfs,
     killAfterAll: (pid: number) => extraPids.push(pid),
   };

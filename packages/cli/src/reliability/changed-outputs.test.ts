@@ -1,45 +1,17 @@
 // Fault matrix row 5: outputs grown, shrunk or rewritten since the checkpoint.
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { expect, it } from 'vitest';
-import { expectedCount, slowCounter, until } from '../../test/cli-harness.ts';
-import {
-  digestTree,
-  jobDir,
-  processesWith,
-  untilFinished,
-  useFaultCli,
-} from '../../test/fault-harness.ts';
+import { expectedCount } from '../../test/cli-harness.ts';
+import { digestTree, processesWith, untilFinished, useFaultCli } from '../../test/fault-harness.ts';
 
 describeWith([root, criu], 'fault matrix: outputs changed since the checkpoint', () => {
-  const { dir, home, cli } = useFaultCli();
+  const { home, cli, stoppedCountingJob } = useFaultCli();
 
   it('refuses a rewritten or shrunk output naming it, cuts a grown one back, and restores identically', async () => {
     const n = 400;
-    const marker = `outputs-${process.pid}`;
-    const started = cli(
-      'run',
-      '--name',
-      'outputs',
-      '--json',
-      '--',
-      'sh',
-      '-c',
-      `${slowCounter(n)} # ${marker}`,
-      '|',
-      'cat',
-      '>',
-      'out.txt',
-    );
-    expect(started.status, started.stderr).toBe(0);
-    const out = join(dir, 'out.txt');
-    await until(() => existsSync(out) && statSync(out).size > 200, 'some output');
-    const cp = cli('checkpoint', 'outputs');
-    expect(cp.status, cp.stderr).toBe(0);
-    await until(() => processesWith(marker).length === 0, 'the dumped tree to be gone');
+    const { id, out, marker, cpDir } = await stoppedCountingJob('outputs', n, { minBytes: 200 });
     const atCheckpoint = readFileSync(out);
-    const cpDir = join(jobDir(home, started.json().id), 'checkpoints', '1');
     const images = digestTree(cpDir);
 
     const refused = (why: RegExp) => {
@@ -71,10 +43,10 @@ describeWith([root, criu], 'fault matrix: outputs changed since the checkpoint',
     expect(rs.status, rs.stderr).toBe(0);
     expect(rs.stderr).toMatch(
       new RegExp(
-        `out\\.txt: cut back from ${atCheckpoint.length + 29} to ${atCheckpoint.length} bytes`,
+        `outputs\\.txt: cut back from ${atCheckpoint.length + 29} to ${atCheckpoint.length} bytes`,
       ),
     );
-    await untilFinished(home, started.json().id);
+    await untilFinished(home, id);
     expect(cli('wait', 'outputs').status).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe(expectedCount(n));
   });

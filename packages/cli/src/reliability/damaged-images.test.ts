@@ -4,7 +4,6 @@ import {
   chmodSync,
   chownSync,
   cpSync,
-  existsSync,
   lstatSync,
   readdirSync,
   readFileSync,
@@ -16,7 +15,7 @@ import {
 import { join } from 'node:path';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { expect, it } from 'vitest';
-import { expectedCount, slowCounter, until } from '../../test/cli-harness.ts';
+import { expectedCount } from '../../test/cli-harness.ts';
 import {
   digestTree,
   jobDir,
@@ -26,34 +25,7 @@ import {
 } from '../../test/fault-harness.ts';
 
 describeWith([root, criu], 'fault matrix: damaged, foreign and exposed images', () => {
-  const { dir, home, cli } = useFaultCli();
-
-  /** Starts a counting job and stops it in checkpoint 1; returns its id, checkpoint dir and marker. */
-  async function checkpointedJob(name: string, n: number) {
-    const marker = `${name}-${process.pid}`;
-    const started = cli(
-      'run',
-      '--name',
-      name,
-      '--json',
-      '--',
-      'sh',
-      '-c',
-      `${slowCounter(n)} # ${marker}`,
-      '|',
-      'cat',
-      '>',
-      `${name}.txt`,
-    );
-    expect(started.status, started.stderr).toBe(0);
-    const out = join(dir, `${name}.txt`);
-    await until(() => existsSync(out) && statSync(out).size > 100, 'some output');
-    const cp = cli('checkpoint', name);
-    expect(cp.status, cp.stderr).toBe(0);
-    await until(() => processesWith(marker).length === 0, 'the dumped tree to be gone');
-    const id = started.json().id as string;
-    return { id, out, marker, cpDir: join(jobDir(home, id), 'checkpoints', '1') };
-  }
+  const { home, cli, stoppedCountingJob } = useFaultCli();
 
   /** Restore must refuse with `message`, start no process of the job and leave the images as they are. */
   function expectRefused(
@@ -72,8 +44,8 @@ describeWith([root, criu], 'fault matrix: damaged, foreign and exposed images', 
   }
 
   it('refuses truncated, corrupted and foreign images, starts nothing, changes nothing, then restores', async () => {
-    const a = await checkpointedJob('imga', 400);
-    const b = await checkpointedJob('imgb', 400);
+    const a = await stoppedCountingJob('imga', 400);
+    const b = await stoppedCountingJob('imgb', 400);
     const images = readdirSync(a.cpDir);
     const largest = (re: RegExp) =>
       images
@@ -134,7 +106,7 @@ describeWith([root, criu], 'fault matrix: damaged, foreign and exposed images', 
   });
 
   it('creates every image private (dirs 0700, files 0600) and refuses exposed or foreign-owned ones', async () => {
-    const job = await checkpointedJob('modes', 400);
+    const job = await stoppedCountingJob('modes', 400);
     const walk = (d: string): string[] =>
       readdirSync(d).flatMap((n) => {
         const p = join(d, n);

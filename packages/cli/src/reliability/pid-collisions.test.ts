@@ -1,11 +1,10 @@
 // Fault matrix row 4: restoring while the old pids are taken.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { expect, it } from 'vitest';
-import { expectedCount, slowCounter, until } from '../../test/cli-harness.ts';
+import { expectedCount, until } from '../../test/cli-harness.ts';
 import {
-  jobDir,
   killQuietly,
   occupyPid,
   pidExists,
@@ -15,36 +14,12 @@ import {
 } from '../../test/fault-harness.ts';
 
 describeWith([root, criu], 'fault matrix: old pids taken at restore', () => {
-  const { dir, home, cli } = useFaultCli();
+  const { home, cli, stoppedCountingJob } = useFaultCli();
 
   async function stoppedJob(name: string, n: number, plain: boolean) {
-    const marker = `${name}-${process.pid}`;
-    const started = cli(
-      'run',
-      '--name',
-      name,
-      '--json',
-      ...(plain ? ['--no-pid-namespace'] : []),
-      '--',
-      'sh',
-      '-c',
-      `${slowCounter(n)} # ${marker}`,
-      '|',
-      'cat',
-      '>',
-      `${name}.txt`,
-    );
-    expect(started.status, started.stderr).toBe(0);
-    const out = join(dir, `${name}.txt`);
-    await until(() => existsSync(out) && statSync(out).size > 100, 'some output');
-    const cp = cli('checkpoint', name);
-    expect(cp.status, cp.stderr).toBe(0);
-    await until(() => processesWith(marker).length === 0, 'the dumped tree to be gone');
-    const id = started.json().id as string;
-    const meta = JSON.parse(
-      readFileSync(join(jobDir(home, id), 'checkpoints', '1', 'checkpoint.json'), 'utf8'),
-    );
-    return { id, out, meta, marker, rootPid: started.json().rootPid as number };
+    const job = await stoppedCountingJob(name, n, { plain });
+    const meta = JSON.parse(readFileSync(join(job.cpDir, 'checkpoint.json'), 'utf8'));
+    return { ...job, meta };
   }
 
   it('PID-namespace mode: restores although another process holds the old root pid', async () => {
