@@ -1,6 +1,5 @@
 import type { JobRecord, JobStore } from './job-store.ts';
 import { jobLiveness, type Liveness } from './liveness.ts';
-import type { Output } from './output.ts';
 
 /**
  * Waits until the job is no longer running — it finished, was checkpointed,
@@ -10,7 +9,6 @@ import type { Output } from './output.ts';
 export async function waitForJob(
   store: JobStore,
   job: JobRecord,
-  _out: Output,
   pollMs = 200,
 ): Promise<Liveness & { exitCode: number }> {
   for (;;) {

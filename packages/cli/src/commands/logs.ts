@@ -4,6 +4,7 @@ import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { stageLogName } from '../job-files.ts';
 import { jobRef } from '../job-ref.ts';
+import { jobLiveness } from '../liveness.ts';
 
 export const logs: Command = {
   name: 'logs',
@@ -77,7 +78,6 @@ export const logs: Command = {
     };
     for (const f of files) drain(f, files.length > 1);
     if (values.follow) {
-      const { jobLiveness } = await import('../liveness.ts');
       while ((await jobLiveness(store, job)).alive) {
         await new Promise((r) => setTimeout(r, 500));
         for (const f of files) drain(f, files.length > 1);

@@ -106,7 +106,7 @@ redirected; the last stage's stdout too.`,
     });
     out.line(job.name ? `${id} (${job.name})` : id);
     if (!values.wait) return EXIT.ok;
-    return (await waitForJob(store, job, out)).exitCode;
+    return (await waitForJob(store, job)).exitCode;
   },
 };
 

@@ -10,7 +10,7 @@ export const wait: Command = {
   examples: ['cryopipe wait enc && echo encoded'],
   async run({ positionals, store, out }) {
     const job = store.resolve(jobRef(positionals));
-    const done = await waitForJob(store, job, out);
+    const done = await waitForJob(store, job);
     out.result({
       id: job.id,
       state: done.state,
