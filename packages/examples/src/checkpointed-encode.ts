@@ -1,14 +1,9 @@
 import { join } from 'node:path';
 import type { CryopipeCli } from './cryopipe-cli.ts';
 import type { Encoder } from './encoders.ts';
-import { sha256File, sizeOf, untilSize } from './output-files.ts';
+import { type EncodeOutcome, outcomeOf, untilSize } from './output-files.ts';
 
-export interface EncodeOutcome {
-  path: string;
-  bytes: number;
-  sha256: string;
-  ms: number;
-}
+export type { EncodeOutcome };
 
 export interface CheckpointStep {
   /** Fraction of the reference output size at which the checkpoint was taken. */
@@ -38,12 +33,7 @@ export async function referenceEncode(
   const path = join(dir, `${enc.name}-reference.ivf`);
   const started = performance.now();
   await cli.json(['run', '--wait', '--', ...enc.pipeline(path, frames)]);
-  return {
-    path,
-    bytes: sizeOf(path),
-    sha256: await sha256File(path),
-    ms: performance.now() - started,
-  };
+  return outcomeOf(path, started);
 }
 
 /**
@@ -97,11 +87,5 @@ export async function checkpointedEncode(
     throw new Error(
       `the restored ${enc.name} job ended with ${done.state} (exit ${done.exitCode})`,
     );
-  return {
-    path,
-    bytes: sizeOf(path),
-    sha256: await sha256File(path),
-    ms: performance.now() - started,
-    steps,
-  };
+  return { ...(await outcomeOf(path, started)), steps };
 }

@@ -8,9 +8,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CriuClient } from '@cryopipe/criu-client';
 import { attach, type PipelineHandle, type PipelineSpec, spawnPipeline } from '@cryopipe/spawn';
-import type { CheckpointStep, EncodeOutcome } from './checkpointed-encode.ts';
+import type { CheckpointStep } from './checkpointed-encode.ts';
 import { type Encoder, stagesOf } from './encoders.ts';
-import { directoryBytes, sha256File, sizeOf, untilSize } from './output-files.ts';
+import { directoryBytes, type EncodeOutcome, outcomeOf, untilSize } from './output-files.ts';
 
 /** The encoder's pipeline as a spawn spec: stdin /dev/null, stdout and stderr to files in the run dir. */
 function encodeSpec(enc: Encoder, output: string, frames: number): PipelineSpec {
@@ -40,12 +40,7 @@ export async function libraryReferenceEncode(
     pidNamespace: true,
   });
   await finish(handle, enc);
-  return {
-    path,
-    bytes: sizeOf(path),
-    sha256: await sha256File(path),
-    ms: performance.now() - started,
-  };
+  return outcomeOf(path, started);
 }
 
 /**
@@ -96,11 +91,5 @@ export async function libraryCheckpointedEncode(
     criu.close();
   }
   await finish(handle, enc);
-  return {
-    path,
-    bytes: sizeOf(path),
-    sha256: await sha256File(path),
-    ms: performance.now() - started,
-    steps,
-  };
+  return { ...(await outcomeOf(path, started)), steps };
 }

@@ -40,3 +40,20 @@ export async function untilSize(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** What an encode produced: its output's size and sha256, and how long it took since `startedMs`. */
+export interface EncodeOutcome {
+  path: string;
+  bytes: number;
+  sha256: string;
+  ms: number;
+}
+
+export async function outcomeOf(path: string, startedMs: number): Promise<EncodeOutcome> {
+  return {
+    path,
+    bytes: sizeOf(path),
+    sha256: await sha256File(path),
+    ms: performance.now() - startedMs,
+  };
+}
