@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { childrenOf } from '@cryopipe/testkit';
 import { aomenc, stagesOf } from '../../examples/src/encoders.ts';
 
 export { TmuxServer } from '../../examples/src/tmux-server.ts';
@@ -28,19 +29,6 @@ export function sizeOf(path: string): number {
   }
 }
 
-/** Direct children of `pid` (from /proc), e.g. the `bash -c` a shell started. */
-export function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 export function commOf(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -48,3 +36,5 @@ export function commOf(pid: number): string {
     return '';
   }
 }
+
+export { childrenOf };

@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childrenOf } from '@cryopipe/testkit';
 import { afterAll, expect } from 'vitest';
 import { type CliRun, cliPath, slowCounter, until } from './cli-harness.ts';
 
@@ -213,18 +214,6 @@ export function processesWith(marker: string): number[] {
     }
   }
   return found;
-}
-
-/** Children of `pid` (all threads). */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {}
-  return out;
 }
 
 export function cmdlineOf(pid: number): string {

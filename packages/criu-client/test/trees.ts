@@ -3,6 +3,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childrenOf } from '@cryopipe/testkit';
 
 export function tempDir(prefix = 'criu-client-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -20,19 +21,6 @@ export function isAlive(pid: number): boolean {
     return !/^\d+ \(.*\) [ZX] /s.test(stat);
   } catch {
     return false;
-  }
-}
-
-/** Direct children of `pid`, from /proc (empty once it is gone). */
-export function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
   }
 }
 
@@ -120,3 +108,5 @@ export async function startPipelineOnTty(dir: string): Promise<{ scriptPid: numb
 export function fileNames(dir: string): string[] {
   return execFileSync('ls', [dir], { encoding: 'utf8' }).split('\n').filter(Boolean);
 }
+
+export { childrenOf };
