@@ -28,9 +28,20 @@ export interface CliOptions {
 function command(args: string[], opts: CliOptions): { file: string; argv: string[] } {
   const node = [process.execPath, cliPath, ...args];
   if (opts.user === undefined) return { file: node[0]!, argv: node.slice(1) };
+  // The checkout may sit under a directory only root can enter (a CI clone in a
+  // 0700 temp dir): keep exactly one capability, to look up and read paths, so
+  // the other user can reach node and cli.js. It stays a non-root uid without
+  // CAP_SYS_ADMIN or CAP_SYS_PTRACE, which is what the tests are about.
   return {
     file: 'setpriv',
-    argv: [`--reuid=${opts.user}`, `--regid=${opts.user}`, '--clear-groups', ...node],
+    argv: [
+      `--reuid=${opts.user}`,
+      `--regid=${opts.user}`,
+      '--clear-groups',
+      '--inh-caps=+dac_read_search',
+      '--ambient-caps=+dac_read_search',
+      ...node,
+    ],
   };
 }
 
