@@ -23,6 +23,8 @@ export interface CliOptions {
   cwd?: string;
   /** Run as this uid/gid (via setpriv), e.g. 65534 for nobody. */
   user?: number;
+  /** Extra environment for the CLI. */
+  env?: Record<string, string>;
 }
 
 function command(args: string[], opts: CliOptions): { file: string; argv: string[] } {
@@ -71,7 +73,7 @@ export function useFaultCli() {
   });
 
   function env(opts: CliOptions): NodeJS.ProcessEnv {
-    return { ...process.env, CRYOPIPE_HOME: opts.home ?? home, NO_COLOR: '1' };
+    return { ...process.env, CRYOPIPE_HOME: opts.home ?? home, NO_COLOR: '1', ...opts.env };
   }
 
   function run(args: string[], opts: CliOptions = {}): CliRun {

@@ -1,7 +1,17 @@
 // Fault matrix row 8: as a user other than root, a clear error before anything happens.
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launcherPath } from '@cryopipe/spawn';
 import { binary, criu, describeWith, root } from '@cryopipe/testkit';
 import { afterAll, expect, it } from 'vitest';
 import { slowCounter, until } from '../../test/cli-harness.ts';
@@ -15,8 +25,21 @@ describeWith([root, criu, binary('setpriv')], 'fault matrix: not root', () => {
   const mine = mkdtempSync(join(tmpdir(), 'cryopipe-nobody-'));
   chownSync(mine, NOBODY, NOBODY);
   afterAll(() => rmSync(mine, { recursive: true, force: true }));
+  // The launcher's own executable check (access(2)) ignores capabilities for a
+  // non-root uid, so nobody gets a copy it can reach, through the documented override.
+  const bin = mkdtempSync(join(tmpdir(), 'cryopipe-nobody-bin-'));
+  chmodSync(bin, 0o755);
+  afterAll(() => rmSync(bin, { recursive: true, force: true }));
+  const launcher = join(bin, 'cryopipe-launch');
+  copyFileSync(launcherPath(), launcher);
+  chmodSync(launcher, 0o755);
   const asNobody = (...args: string[]) =>
-    run(args, { user: NOBODY, cwd: mine, home: join(mine, 'home') });
+    run(args, {
+      user: NOBODY,
+      cwd: mine,
+      home: join(mine, 'home'),
+      env: { CRYOPIPE_LAUNCHER: launcher },
+    });
 
   it('checkpoint and restore refuse at once (exit 5) and touch nothing', async () => {
     // A root job that nobody tries to checkpoint through root's home.
