@@ -8,14 +8,14 @@ import type { AdoptPlan } from './adopt-plan.ts';
 import type { Progress } from './checkpoint-job.ts';
 import { describeCriuError, openCriu, requireRoot } from './criu.ts';
 import { CliError, EXIT } from './errors.ts';
-import { type FileRecord, reconcileFiles, recordFile } from './file-state.ts';
+import { type FileRecord, reconcileFiles } from './file-state.ts';
 import { mkdirPrivate } from './home.ts';
 import { imageManifest } from './image-manifest.ts';
 import { restrictToOwner } from './image-safety.ts';
 import { stageLogName } from './job-files.ts';
 import { type JobRecord, type JobStore, writeJsonAtomic } from './job-store.ts';
 import { waitForFreePids } from './pids.ts';
-import { writableFilesOfTree } from './tree-files.ts';
+import { recordWritableFiles } from './tree-files.ts';
 
 /** Where the one shell-job dump of an adoption goes: not a number, so `restore` never offers it. */
 export const ADOPTION_DIR = 'adopted';
@@ -118,7 +118,7 @@ async function dumpShellJob(
         {
           // The tree is frozen here: the sizes are exactly what criu records.
           postDump: async () => {
-            files = (await writableFilesOfTree(pid)).map(recordFile);
+            files = await recordWritableFiles(pid);
             const snap = await new Procfs().snapshot(pid, { outside: false });
             treePids = [...snap.processes.keys()].sort((a, b) => a - b);
           },

@@ -1,7 +1,7 @@
-import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { release as kernelRelease } from 'node:os';
 import { join } from 'node:path';
-import { type DumpResult, readStats } from '@cryopipe/criu-client';
+import { type CriuClient, type DumpResult, readStats } from '@cryopipe/criu-client';
 import { Procfs } from '@cryopipe/procfs';
 import { adoptedTreeRoot, isAdopted, SOLVED_BY_SHELL_JOB } from './adopted-job.ts';
 import { directoryBytes, nextCheckpointNumber } from './checkpoint-files.ts';
@@ -9,21 +9,37 @@ import { type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
 import { describeCriuError, openCriu, requireRoot } from './criu.ts';
 import { blockingFindings, diagnoseTree, formatFindings } from './diagnosis.ts';
 import { CliError, EXIT } from './errors.ts';
-import { type FileRecord, recordFile } from './file-state.ts';
+import type { FileRecord } from './file-state.ts';
 import { mkdirPrivate } from './home.ts';
 import { imageManifest } from './image-manifest.ts';
-import { restrictToOwner } from './image-safety.ts';
+import { PRE_DUMP_DIR, restrictToOwner } from './image-safety.ts';
 import type { JobRecord, JobStore } from './job-store.ts';
 import { writeJsonAtomic } from './job-store.ts';
 import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
 import { processExists } from './process-exists.ts';
 import { resumeStoppedTree } from './stopped-tree.ts';
-import { writableFilesOfTree } from './tree-files.ts';
+import { recordWritableFiles } from './tree-files.ts';
+
+/** When to pre-dump memory while the job runs, so that the freeze only writes what changed since. */
+export type PreDumpMode = 'auto' | 'never' | 'always';
 
 export interface CheckpointOptions {
   /** Keep the job running after the dump (a live checkpoint). */
   leaveRunning?: boolean;
+  /**
+   * 'auto' (default): pre-dump when criu's feature check says the kernel can
+   * track dirty memory; 'always': even when it says not (criu then fails and
+   * the job keeps running); 'never'.
+   */
+  preDump?: PreDumpMode;
+  /**
+   * Live checkpoints only: write the images to a private directory under
+   * this fast local directory (a tmpfs such as /dev/shm), and move them into
+   * the job store after the job has resumed, so slow storage does not add
+   * to the time the job is frozen.
+   */
+  stagingDir?: string;
   /** How long to wait for another operation on the job to finish; 0 (default) fails at once. */
   lockWaitMs?: number;
 }
@@ -53,10 +69,18 @@ export async function checkpointJob(
 ): Promise<CheckpointOutcome> {
   requireRoot('checkpoint');
   const leaveRunning = Boolean(options.leaveRunning);
+  if (options.stagingDir !== undefined && !leaveRunning) {
+    throw new CliError(
+      'a staging directory only works for live checkpoints (--leave-running)',
+      EXIT.usage,
+      'a stopping checkpoint must be on disk in the job store before the job is stopped',
+    );
+  }
   const release = await acquireLock(store.lockPath(job.id), 'checkpoint', {
     waitMs: options.lockWaitMs ?? 0,
   });
   let tmp: string | undefined;
+  let staging: string | undefined;
   try {
     // Read again under the lock: a restore that just finished changed the root pid.
     const fresh = store.load(job.id);
@@ -86,15 +110,21 @@ export async function checkpointJob(
     tmp = mkdirPrivate(join(store.checkpointsDir(fresh.id), `.tmp-${number}-${process.pid}`));
     const dir = tmp;
     const target = store.checkpointDir(fresh.id, number);
+    if (options.stagingDir !== undefined) {
+      staging = mkdirPrivate(
+        join(options.stagingDir, `cryopipe-${fresh.id}-${number}-${process.pid}`),
+      );
+    }
     // Writes the images' metadata and moves them into place. Without
     // --leave-running it runs inside criu's post-dump hook, before criu kills
     // the tree: if it fails (a full disk), criu resumes the job instead.
-    const finalize = (d: Omit<Dumped, 'stats' | 'ms'>, ms: number): CheckpointMeta => {
+    const finalize = (d: Omit<Dumped, 'stats' | 'ms' | 'preDump'>, ms: number): CheckpointMeta => {
       try {
         restrictToOwner(dir);
         const record: CheckpointMeta = {
           number,
           jobId: fresh.id,
+          jobDir: store.jobDir(fresh.id),
           takenAt: new Date().toISOString(),
           leaveRunning,
           rootPid: dumpPid,
@@ -122,13 +152,44 @@ export async function checkpointJob(
       }
     };
     let record: CheckpointMeta | undefined;
-    const dumped = await dump(fresh, dumpPid, adopted, dir, leaveRunning, progress, (d, ms) => {
-      if (!leaveRunning) record = finalize(d, ms);
-    });
+    const dumped = await dump(
+      fresh,
+      dumpPid,
+      {
+        shellJob: adopted,
+        imagesDir: staging ?? dir,
+        leaveRunning,
+        preDump: options.preDump ?? 'auto',
+      },
+      progress,
+      (d, ms) => {
+        if (!leaveRunning) record = finalize(d, ms);
+      },
+    );
+    let moveMs: number | undefined;
     try {
+      if (staging) {
+        // The job runs again: now the images can take their time to reach the store.
+        progress(`moving the images from ${options.stagingDir} into the job store…`);
+        const moveStarted = performance.now();
+        moveImages(staging, dir);
+        moveMs = performance.now() - moveStarted;
+      }
       record ??= finalize(dumped, dumped.ms);
     } catch (err) {
-      throw withJobState(err as CliError, fresh);
+      throw withJobState(
+        CliError.is(err)
+          ? err
+          : new CliError(
+              `checkpoint of job ${fresh.id} could not be moved into the job store: ${(err as Error).message}`,
+              EXIT.failure,
+              (err as NodeJS.ErrnoException).code === 'ENOSPC'
+                ? `free space under ${store.home}, then checkpoint again`
+                : undefined,
+              { cause: err },
+            ),
+        fresh,
+      );
     }
     // criu's stats exist only now (in the renamed directory when the hook moved it);
     // the checkpoint is complete without them.
@@ -137,7 +198,13 @@ export async function checkpointJob(
       (await readStats(target, 'dump')
         .then((s) => s.dump)
         .catch(() => undefined));
-    record = { ...record, dumpMs: dumped.ms, ...frozen(stats) };
+    record = {
+      ...record,
+      dumpMs: dumped.ms,
+      ...frozen(stats),
+      preDump: dumped.preDump,
+      ...(staging ? { stagedIn: options.stagingDir!, moveMs: moveMs! } : {}),
+    };
     try {
       restrictToOwner(target); // criu wrote its stats after the images
       writeJsonAtomic(join(target, 'checkpoint.json'), record);
@@ -148,6 +215,7 @@ export async function checkpointJob(
     return { id: fresh.id, record, stats };
   } finally {
     if (tmp && !process.env.CRYOPIPE_KEEP_FAILED) rmSync(tmp, { recursive: true, force: true });
+    if (staging) rmSync(staging, { recursive: true, force: true });
     release();
   }
 }
@@ -157,18 +225,41 @@ interface Dumped {
   files: FileRecord[];
   treePids: number[] | undefined;
   stats: DumpResult['stats'];
+  preDump: PreDumpDecision;
   ms: number;
+}
+
+/** Whether a checkpoint pre-dumped its memory first, and why (or why not). */
+export interface PreDumpDecision {
+  used: boolean;
+  why: string;
+}
+
+async function decidePreDump(criu: CriuClient, mode: PreDumpMode): Promise<PreDumpDecision> {
+  if (mode === 'never') return { used: false, why: 'turned off (--pre-dump never)' };
+  if (mode === 'always') return { used: true, why: 'asked for (--pre-dump always)' };
+  const { memTrack } = await criu.featureCheck({ memTrack: true });
+  return memTrack
+    ? { used: true, why: 'criu can track dirty memory here: the freeze writes only what changed' }
+    : {
+        used: false,
+        why: "criu can't track dirty memory on this kernel (no CONFIG_MEM_SOFT_DIRTY): a pre-dump would save nothing",
+      };
+}
+
+/** Copies a staged checkpoint (another file system, usually) into its directory in the store. */
+function moveImages(from: string, to: string): void {
+  cpSync(from, to, { recursive: true, verbatimSymlinks: true, force: false, errorOnExist: true });
+  rmSync(from, { recursive: true, force: true });
 }
 
 async function dump(
   job: JobRecord,
   pid: number,
-  shellJob: boolean,
-  imagesDir: string,
-  leaveRunning: boolean,
+  opts: { shellJob: boolean; imagesDir: string; leaveRunning: boolean; preDump: PreDumpMode },
   progress: Progress,
   /** Called while the tree is frozen and every image is written. */
-  onImagesWritten: (d: Omit<Dumped, 'stats' | 'ms'>, ms: number) => void,
+  onImagesWritten: (d: Omit<Dumped, 'stats' | 'ms' | 'preDump'>, ms: number) => void,
 ): Promise<Dumped> {
   // criu creates images with our umask (it starts when the first request is sent):
   // keep them private from the start; restrictToOwner() checks afterwards.
@@ -184,15 +275,35 @@ async function dump(
   let files: FileRecord[] = [];
   let treePids: number[] | undefined;
   const started = performance.now();
+  const { shellJob, imagesDir, leaveRunning } = opts;
+  let preDump: PreDumpDecision = { used: false, why: 'not decided' };
   try {
     const version = (await criu.version()).text;
+    preDump = await decidePreDump(criu, opts.preDump);
+    if (preDump.used) {
+      progress(`pre-dumping the memory of job ${job.id} while it runs…`);
+      await criu.preDump({
+        pid,
+        imagesDir: mkdirPrivate(join(imagesDir, PRE_DUMP_DIR)),
+        logFile: 'pre-dump.log',
+        trackMem: true,
+        shellJob,
+      });
+    }
     progress(`freezing job ${job.id} (pid ${pid}) and writing images…`);
     const result = await criu.dump(
-      { pid, imagesDir, logFile: 'dump.log', leaveRunning, shellJob },
+      {
+        pid,
+        imagesDir,
+        logFile: 'dump.log',
+        leaveRunning,
+        shellJob,
+        ...(preDump.used ? { parentImg: PRE_DUMP_DIR, trackMem: true } : {}),
+      },
       {
         // The tree is frozen here: file sizes are exactly what criu records.
         postDump: async () => {
-          files = (await writableFilesOfTree(pid)).map(recordFile);
+          files = await recordWritableFiles(pid);
           // Without a PID namespace a restore needs every one of these host pids free.
           if (!job.pidNamespace) {
             const snap = await new Procfs().snapshot(pid, { outside: false });
@@ -202,7 +313,14 @@ async function dump(
         },
       },
     );
-    return { version, files, treePids, stats: result.stats, ms: performance.now() - started };
+    return {
+      version,
+      files,
+      treePids,
+      stats: result.stats,
+      preDump,
+      ms: performance.now() - started,
+    };
   } catch (err) {
     // Our own post-dump work failed (e.g. no space for the metadata): criu aborted and resumed the tree.
     const cause = (err as Error).cause;

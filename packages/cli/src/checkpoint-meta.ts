@@ -12,10 +12,21 @@ import type { CheckpointRecord } from './job-store.ts';
 export interface CheckpointMeta extends CheckpointRecord {
   /** The job whose tree these images hold. */
   jobId?: string;
+  /**
+   * Where that job's directory was when the images were taken: the tree
+   * reopens its run directory and logs by these paths unless a restore
+   * relocates them (a copy under another name, or an import into another home).
+   */
+  jobDir?: string;
   /** Host pids of the dumped tree; a restore without a PID namespace needs them all free. */
   treePids?: number[];
   /** Name, size and sha256 of every image file. */
   images?: ImageEntry[];
+  /** Whether memory was pre-dumped while the job ran (images in pre/), and why. */
+  preDump?: { used: boolean; why: string };
+  /** A live checkpoint written to this fast directory first, then moved (taking moveMs). */
+  stagedIn?: string;
+  moveMs?: number;
 }
 
 /** Reads a checkpoint directory's metadata; a missing or torn file is an error that says so. */

@@ -26,7 +26,7 @@ async function craftArchive(path: string, entries: { name: string; body: string 
 }
 
 describeWith([root, criu], 'cryopipe export and import', () => {
-  const { cli, dir, home } = useCli();
+  const { cli, cliWith, dir, home } = useCli();
   const output = join(dir, 'count.txt');
   const archive = join(dir, 'job.tar.zst');
   /** Everything in a home's jobs directory, staging directories included. */
@@ -67,6 +67,50 @@ describeWith([root, criu], 'cryopipe export and import', () => {
     const waited = cli('wait', id);
     expect(waited.status, waited.stderr).toBe(0);
     expect(readFileSync(output, 'utf8')).toBe(expectedCount(n));
+  });
+
+  it('imports into a home at another path and restores there: the job follows its directory', async () => {
+    const n = 400;
+    const out = join(dir, 'moved.txt');
+    const started = cli(
+      'run',
+      '--json',
+      '--',
+      'sh',
+      '-c',
+      `${slowCounter(n)}; echo bye >&2`,
+      '>',
+      'moved.txt',
+    );
+    expect(started.status, started.stderr).toBe(0);
+    const { id } = started.json();
+    await until(() => existsSync(out) && statSync(out).size > 300, 'some output');
+    expect(cli('checkpoint', id).status).toBe(0);
+    const movedArchive = join(dir, 'moved.tar.zst');
+    expect(cli('export', id, '-o', movedArchive).status).toBe(0);
+    // The old home disappears: a restore that reached for its paths would fail.
+    renameSync(home, `${home}.gone`);
+    const other = { CRYOPIPE_HOME: join(dir, 'elsewhere', 'home') };
+    const imported = cliWith(other, 'import', movedArchive);
+    expect(imported.status, imported.stderr).toBe(0);
+    const restored = cliWith(other, 'restore', id, '--json');
+    expect(restored.status, restored.stderr).toBe(0);
+    expect(restored.json().moved).toContainEqual({
+      from: join(home, 'jobs', id, 'run'),
+      to: join(other.CRYOPIPE_HOME, 'jobs', id, 'run'),
+    });
+    try {
+      const waited = cliWith(other, 'wait', id);
+      expect(waited.status, waited.stderr).toBe(0);
+    } finally {
+      try {
+        process.kill(restored.json().rootPid, 'SIGKILL');
+      } catch {}
+    }
+    expect(readFileSync(out, 'utf8')).toBe(expectedCount(n));
+    expect(cliWith(other, 'logs', id, '--stage', '1').stdout).toMatch(/^bye$/m);
+    expect(existsSync(home)).toBe(false);
+    renameSync(`${home}.gone`, home);
   });
 
   it('refuses to overwrite a different file at an output path, and changes nothing', () => {

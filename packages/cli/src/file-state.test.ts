@@ -47,7 +47,7 @@ describe('file records', () => {
     const rewritten = join(dir, 'rewritten');
     const gone = join(dir, 'gone');
     for (const f of [grown, shrunk, rewritten, gone]) writeFileSync(f, bytes(1000));
-    const recs = [grown, shrunk, rewritten, gone].map(recordFile);
+    const recs = [grown, shrunk, rewritten, gone].map((f) => recordFile(f));
     appendFileSync(grown, 'more');
     writeFileSync(shrunk, bytes(10));
     writeFileSync(rewritten, bytes(1000, 3));

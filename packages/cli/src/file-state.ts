@@ -16,6 +16,19 @@ export interface FileRecord {
   size: number;
   /** sha256 (hex) of the TAIL_BYTES ending at `size` (or of the whole file if smaller). */
   tailSha256: string;
+  /**
+   * How the tree had it open, one entry per distinct offset/mode (absent in
+   * checkpoints from before 0.2): what a restore needs to hand criu the file
+   * at another path (see relocation.ts).
+   */
+  opens?: FileOpen[];
+}
+
+/** One way a dumped process had a file open. */
+export interface FileOpen {
+  pos: number;
+  access: 'write' | 'read-write';
+  append: boolean;
 }
 
 function hashRange(fd: number, end: number): string {
@@ -30,11 +43,11 @@ function hashRange(fd: number, end: number): string {
   return createHash('sha256').update(buf.subarray(0, done)).digest('hex');
 }
 
-export function recordFile(path: string): FileRecord {
+export function recordFile(path: string, opens?: FileOpen[]): FileRecord {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    return { path, size, tailSha256: hashRange(fd, size) };
+    return { path, size, tailSha256: hashRange(fd, size), ...(opens ? { opens } : {}) };
   } finally {
     closeSync(fd);
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, EXIT } from './errors.ts';
 
@@ -29,14 +29,26 @@ function sha256File(path: string): string {
   return hash.digest('hex');
 }
 
-/** Name, size and sha256 of every image file in `dir` (criu writes a flat directory). */
-export function imageManifest(dir: string): ImageEntry[] {
-  return readdirSync(dir)
-    .filter((name) => !NOT_IMAGES.test(name))
-    .sort()
-    .map((name) => {
-      const path = join(dir, name);
-      return { name, size: lstatSync(path).size, sha256: sha256File(path) };
+/**
+ * Name, size and sha256 of every image under `dir`, subdirectories included
+ * ("pre/pages-1.img": the pre-dump a dump builds on); a symlink (criu's
+ * "parent" link to it) is recorded by its target.
+ */
+export function imageManifest(dir: string, prefix = ''): ImageEntry[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => !NOT_IMAGES.test(entry.name))
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((entry) => {
+      const path = join(dir, entry.name);
+      const name = prefix + entry.name;
+      if (entry.isDirectory()) return imageManifest(path, `${name}/`);
+      if (entry.isSymbolicLink()) {
+        const target = readlinkSync(path);
+        return [
+          { name, size: 0, sha256: createHash('sha256').update(`-> ${target}`).digest('hex') },
+        ];
+      }
+      return [{ name, size: lstatSync(path).size, sha256: sha256File(path) }];
     });
 }
 

@@ -53,6 +53,19 @@ describe('assertImagesPrivate', () => {
     expect(refusal()).toMatch(/core-1\.img: is a symbolic link/);
   });
 
+  it("accepts criu's parent link to the pre-dump, and no other link named parent", () => {
+    mkdirSync(join(images, 'pre'), { mode: 0o700 });
+    writeFileSync(join(images, 'pre', 'pages-1.img'), 'p', { mode: 0o600 });
+    symlinkSync('pre', join(images, 'parent'));
+    expect(refusal()).toBeUndefined();
+    chmodSync(join(images, 'pre', 'pages-1.img'), 0o646);
+    expect(refusal()).toMatch(/pre\/pages-1\.img: writable by others/);
+    chmodSync(join(images, 'pre', 'pages-1.img'), 0o600);
+    rmSync(join(images, 'parent'));
+    symlinkSync('/var/lib', join(images, 'parent'));
+    expect(refusal()).toMatch(/parent: is a symbolic link/);
+  });
+
   it('refuses files owned by another user', () => {
     if (process.geteuid?.() !== 0) return; // only root can give files away
     chownSync(join(images, 'pages-1.img'), 65534, 65534);

@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, readdirSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CliError, EXIT } from './errors.ts';
 
@@ -6,7 +6,8 @@ import { CliError, EXIT } from './errors.ts';
  * Restoring runs CRIU as root on the images: whoever can write them can run
  * code as root. Refuse images (and the directories leading to them, up to the
  * cryopipe home) that anyone but us or root owns, or that group or others
- * may write. Symlinks are refused too: they could point anywhere.
+ * may write. Symlinks are refused too: they could point anywhere — except
+ * criu's own "parent" link to the pre-dump in "pre" (see PRE_DUMP_DIR).
  */
 export function assertImagesPrivate(imagesDir: string, home: string): void {
   const uid = process.geteuid?.() ?? 0;
@@ -19,11 +20,13 @@ export function assertImagesPrivate(imagesDir: string, home: string): void {
       problems.push(`${path}: can't be inspected (${(err as NodeJS.ErrnoException).code})`);
       return;
     }
-    if (st.isSymbolicLink()) problems.push(`${path}: is a symbolic link`);
+    // A link's own mode bits mean nothing (always 777); its owner still counts.
+    const link = st.isSymbolicLink();
+    if (link && !isPreDumpLink(path, imagesDir)) problems.push(`${path}: is a symbolic link`);
     else if (expectDir && !st.isDirectory()) problems.push(`${path}: is not a directory`);
     if (st.uid !== uid && st.uid !== 0)
       problems.push(`${path}: owned by uid ${st.uid}, not by you (uid ${uid}) or root`);
-    if ((st.mode & 0o022) !== 0) {
+    if (!link && (st.mode & 0o022) !== 0) {
       const who = [st.mode & 0o020 ? 'group' : '', st.mode & 0o002 ? 'others' : '']
         .filter(Boolean)
         .join(' and ');
@@ -58,6 +61,13 @@ export function assertImagesPrivate(imagesDir: string, home: string): void {
       'images hold process memory and run as root on restore; if you trust them, fix ownership and modes (chown root, chmod go-w), then retry',
     );
   }
+}
+
+/** Where a checkpoint keeps the pre-dump its images build on (criu links "parent" to it). */
+export const PRE_DUMP_DIR = 'pre';
+
+function isPreDumpLink(path: string, imagesDir: string): boolean {
+  return path === join(imagesDir, 'parent') && readlinkSync(path) === PRE_DUMP_DIR;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -17,6 +18,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
+import { readCheckpointMeta } from './checkpoint-meta.ts';
 import { CliError, EXIT } from './errors.ts';
 import { checkFile } from './file-state.ts';
 import { mkdirPrivate } from './home.ts';
@@ -71,6 +73,8 @@ export async function readJobArchive(store: JobStore, source: Readable): Promise
       );
     }
     if (existsSync(store.jobDir(manifest.jobId))) throw existingJob(manifest.jobId);
+    if (store.jobDir(manifest.jobId) !== manifest.jobDir)
+      assertRelocatable(staging, manifest, store);
     try {
       for (const o of manifest.outputs) {
         if (unchanged.includes(o.path)) continue;
@@ -112,7 +116,6 @@ async function unpack(store: JobStore, source: Readable, staging: string): Promi
         for await (const c of entry) chunks.push(c as Buffer);
         manifest = parseManifest(Buffer.concat(chunks).toString('utf8'));
         if (existsSync(store.jobDir(manifest.jobId))) throw existingJob(manifest.jobId);
-        if (store.jobDir(manifest.jobId) !== manifest.jobDir) throw relocated(store, manifest);
         continue;
       }
       const target = entryTarget(name, manifest);
@@ -162,10 +165,23 @@ function existingJob(id: string): CliError {
   );
 }
 
-function relocated(store: JobStore, m: ExportManifest): CliError {
-  return new CliError(
-    `job ${m.jobId} was exported from ${m.jobDir}; here it would be ${store.jobDir(m.jobId)}. ` +
-      'Its checkpoints hold its log files open by their old paths, and CRIU reopens files by path, so it could not be restored here',
+/**
+ * A job imported under another path is restored with its files moved (see
+ * relocation.ts), which needs every checkpoint to say where its job
+ * directory was; checkpoints from before 0.2 don't.
+ */
+function assertRelocatable(staging: string, m: ExportManifest, store: JobStore): void {
+  const checkpoints = join(staging, 'job', 'checkpoints');
+  const old = (existsSync(checkpoints) ? readdirSync(checkpoints) : []).filter((n) => {
+    try {
+      return !readCheckpointMeta(join(checkpoints, n)).jobDir;
+    } catch {
+      return false; // an incomplete checkpoint is never restored anyway
+    }
+  });
+  if (old.length === 0) return;
+  throw new CliError(
+    `job ${m.jobId} was exported from ${m.jobDir}; here it would be ${store.jobDir(m.jobId)}, and its checkpoint${old.length > 1 ? 's' : ''} ${old.join(', ')} (taken by cryopipe before 0.2) can't be restored at another path`,
     EXIT.refused,
     `import it with CRYOPIPE_HOME=${dirname(dirname(m.jobDir))}`,
   );

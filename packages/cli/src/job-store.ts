@@ -39,9 +39,12 @@ export interface JobRecord {
   rootPid: number;
   /** The launcher's host pid at start (gone after a restore). */
   launcherPid?: number;
-  restores: { at: string; from: number; rootPid: number; ms: number }[];
+  /** `copyOf`: the restore started this job as a copy of that job's checkpoint `from`. */
+  restores: { at: string; from: number; rootPid: number; ms: number; copyOf?: string }[];
+  /** Set on a job made by `restore --as`: whose checkpoint it started from. */
+  copyOf?: { job: string; checkpoint: number };
   /** Periodic live checkpoints (`run --checkpoint-every`), restarted by `restore`. */
-  schedule?: { everyMs: number; keep?: number };
+  schedule?: { everyMs: number; keep?: number; stagingDir?: string };
 }
 
 const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -78,6 +78,7 @@ describeWith([root, criu], 'periodic live checkpoints', () => {
       [['--checkpoint-every', '0s'], /at least 1s/],
       [['--keep', '2'], /--keep only applies with --checkpoint-every/],
       [['--checkpoint-every', '1m', '--keep', '0'], /--keep needs a whole number/],
+      [['--staging-dir', '/dev/shm'], /--staging-dir only applies with --checkpoint-every/],
     ] as const) {
       const r = cli('run', ...args, '--', 'true');
       expect(r.status).toBe(2);
@@ -88,9 +89,19 @@ describeWith([root, criu], 'periodic live checkpoints', () => {
   it('schedule starts and stops checkpoints of a running job, which keeps running', async () => {
     const started = cli('run', '--json', '--', 'sleep', '600');
     const { id, rootPid } = started.json();
-    const on = cli('schedule', id, '--every', '1s', '--keep', '1', '--json');
+    const on = cli(
+      'schedule',
+      id,
+      '--every',
+      '1s',
+      '--keep',
+      '1',
+      '--staging-dir',
+      '/dev/shm',
+      '--json',
+    );
     expect(on.status, on.stderr).toBe(0);
-    expect(on.json().schedule).toEqual({ everyMs: 1000, keep: 1 });
+    expect(on.json().schedule).toEqual({ everyMs: 1000, keep: 1, stagingDir: '/dev/shm' });
     await until(
       () => complete(id).length === 1 && complete(id)[0]! >= 2,
       'a second scheduled checkpoint, the first one removed',
@@ -99,6 +110,11 @@ describeWith([root, criu], 'periodic live checkpoints', () => {
     const off = cli('schedule', id, '--off');
     expect(off.status, off.stderr).toBe(0);
     await until(() => checkpointerOf(id) === undefined, 'the checkpointer to stop');
+    // Staged in memory, then moved into the store once the job ran again.
+    const newest = join(home, 'jobs', id, 'checkpoints', String(complete(id)[0]));
+    const meta = JSON.parse(readFileSync(join(newest, 'checkpoint.json'), 'utf8'));
+    expect(meta).toMatchObject({ stagedIn: '/dev/shm', leaveRunning: true });
+    expect(readdirSync('/dev/shm').filter((n) => n.startsWith(`cryopipe-${id}-`))).toEqual([]);
     const job = (cli('ps', '--json').json() as { id: string }[]).find((j) => j.id === id);
     expect(job).toMatchObject({ state: 'running' });
     expect(job).not.toHaveProperty('schedule');

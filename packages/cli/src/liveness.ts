@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { type RunStatus, readRunStatus } from '@cryopipe/spawn';
+import { RUN_DIR_FD, type RunStatus, readRunStatus } from '@cryopipe/spawn';
 import type { JobRecord, JobStore } from './job-store.ts';
 
 /** What a job looks like right now, combining job.json, the run status and /proc. */
@@ -17,19 +17,34 @@ export interface Liveness {
  * stops, another process — even another job's launcher (a plain-mode restore
  * gets its old pids back) — can hold its recorded pid, and signalling or
  * checkpointing that would hit the wrong job. So the process must run the
- * cryopipe launcher, not be a zombie, and have been started for this job's
- * run directory (…/jobs/ID/run is its argument, and a restore keeps it).
+ * cryopipe launcher, not be a zombie, and hold this job's run directory
+ * (…/jobs/ID/run) open on RUN_DIR_FD. Its argument names a run directory
+ * too, but a copy restored under another id keeps the original's argument;
+ * launchers from before 0.2 (and keepers) have only the argument.
  */
 export function isJobRoot(pid: number, id: string): boolean {
   if (!pid) return false;
+  const ownRunDir = (path: string) => path.replace(/\/+$/, '').endsWith(`jobs/${id}/run`);
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (/\) Z /.test(stat.slice(stat.lastIndexOf(')')))) return false;
     if (!/cryopipe-launch/.test(readlinkSync(`/proc/${pid}/exe`))) return false;
+    const held = runDirHeld(pid);
+    if (held !== undefined) return ownRunDir(held);
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.some((arg) => arg.replace(/\/+$/, '').endsWith(`jobs/${id}/run`));
+    return argv.some(ownRunDir);
   } catch {
     return false;
+  }
+}
+
+/** The run directory a launcher holds on RUN_DIR_FD, if that descriptor is one. */
+function runDirHeld(pid: number): string | undefined {
+  try {
+    const target = readlinkSync(`/proc/${pid}/fd/${RUN_DIR_FD}`);
+    return target.endsWith('/run') ? target : undefined;
+  } catch {
+    return undefined;
   }
 }
 

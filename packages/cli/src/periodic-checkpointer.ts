@@ -132,7 +132,11 @@ export async function runPeriodicCheckpointer(
         const { record } = await checkpointJob(
           store,
           job,
-          { leaveRunning: true, lockWaitMs: LOCK_WAIT_MS },
+          {
+            leaveRunning: true,
+            lockWaitMs: LOCK_WAIT_MS,
+            ...(job.schedule.stagingDir ? { stagingDir: job.schedule.stagingDir } : {}),
+          },
           log,
         );
         state.lastCheckpoint = {

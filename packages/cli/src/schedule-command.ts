@@ -5,12 +5,13 @@ import { jobRef } from './job-ref.ts';
 import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
 import { runPeriodicCheckpointer, startPeriodicCheckpointer } from './periodic-checkpointer.ts';
-import { formatInterval, parseDuration, parseKeep } from './schedule-duration.ts';
+import { formatInterval } from './schedule-duration.ts';
+import { parseSchedule } from './schedule-options.ts';
 
 export const schedule: Command = {
   name: 'schedule',
   summary: 'take live checkpoints of a running job on a schedule, keeping the newest N',
-  usage: 'JOB --every DURATION [--keep N]\n       cryopipe schedule JOB --off',
+  usage: 'JOB --every DURATION [--keep N] [--staging-dir DIR]\n       cryopipe schedule JOB --off',
   description: `Starts a small background process (its own session, log in the job's
 periodic/ directory, no part of the job) that takes a --leave-running
 checkpoint every DURATION (90s, 5m, 1h, 1h30m) and then deletes the oldest
@@ -21,6 +22,11 @@ newest complete checkpoint.`,
   options: {
     every: { type: 'string', valueName: 'DURATION', description: 'interval between checkpoints' },
     keep: { type: 'string', valueName: 'N', description: 'keep only the newest N checkpoints' },
+    'staging-dir': {
+      type: 'string',
+      valueName: 'DIR',
+      description: 'write images to DIR (e.g. /dev/shm) first, move them once the job resumed',
+    },
     off: { type: 'boolean', description: 'stop the schedule (checkpoints already taken stay)' },
     foreground: {
       type: 'boolean',
@@ -40,8 +46,12 @@ newest complete checkpoint.`,
     if (!values.off && values.every === undefined) {
       throw new CliError('give --every DURATION, or --off', EXIT.usage);
     }
-    const everyMs = values.off ? undefined : parseDuration(String(values.every), '--every');
-    const keep = values.keep === undefined ? undefined : parseKeep(String(values.keep));
+    const schedule = values.off
+      ? undefined
+      : parseSchedule(
+          { every: values.every, keep: values.keep, stagingDir: values['staging-dir'] },
+          '--every',
+        );
     if (!values.off && !isJobRoot(job.rootPid, job.id)) {
       throw new CliError(
         `job ${job.id} is not running`,
@@ -53,23 +63,20 @@ newest complete checkpoint.`,
     const release = await acquireLock(store.lockPath(job.id), 'schedule', { waitMs: 30_000 });
     try {
       const { schedule: _old, ...rest } = store.load(job.id);
-      store.save(
-        everyMs === undefined
-          ? rest
-          : { ...rest, schedule: { everyMs, ...(keep ? { keep } : {}) } },
-      );
+      store.save(schedule === undefined ? rest : { ...rest, schedule });
     } finally {
       release();
     }
-    if (everyMs === undefined) {
+    if (schedule === undefined) {
       out.result({ id: job.id, schedule: null });
       out.line(`periodic checkpoints of ${job.id} stopped`);
       return EXIT.ok;
     }
     const pid = startPeriodicCheckpointer(store, job.id);
-    out.result({ id: job.id, schedule: { everyMs, keep }, checkpointerPid: pid });
+    const { everyMs, keep, stagingDir } = schedule;
+    out.result({ id: job.id, schedule, checkpointerPid: pid });
     out.line(
-      `checkpointing ${job.id} every ${formatInterval(everyMs)}${keep ? `, keeping ${keep}` : ''} (checkpointer pid ${pid})`,
+      `checkpointing ${job.id} every ${formatInterval(everyMs)}${keep ? `, keeping ${keep}` : ''}${stagingDir ? `, staged in ${stagingDir}` : ''} (checkpointer pid ${pid})`,
     );
     return EXIT.ok;
   },

@@ -1,17 +1,32 @@
+import { resolve } from 'node:path';
 import { requireRoot } from './criu.ts';
 import { CliError, EXIT } from './errors.ts';
 import type { JobRecord } from './job-store.ts';
 import { parseDuration, parseKeep } from './schedule-duration.ts';
 
-/** `run --checkpoint-every D [--keep N]` as a job's schedule; checked before anything starts. */
-export function parseSchedule(every: unknown, keep: unknown): JobRecord['schedule'] | undefined {
-  if (every === undefined) {
-    if (keep !== undefined)
-      throw new CliError('--keep only applies with --checkpoint-every DURATION', EXIT.usage);
+/**
+ * `--checkpoint-every D [--keep N] [--staging-dir DIR]` (run) or `--every D …`
+ * (schedule) as a job's schedule; checked before anything starts.
+ */
+export function parseSchedule(
+  values: { every: unknown; keep: unknown; stagingDir: unknown },
+  everyFlag: '--checkpoint-every' | '--every',
+): JobRecord['schedule'] | undefined {
+  if (values.every === undefined) {
+    for (const [flag, value] of [
+      ['--keep', values.keep],
+      ['--staging-dir', values.stagingDir],
+    ] as const)
+      if (value !== undefined)
+        throw new CliError(`${flag} only applies with ${everyFlag} DURATION`, EXIT.usage);
     return undefined;
   }
-  const everyMs = parseDuration(String(every), '--checkpoint-every');
-  const n = keep === undefined ? undefined : parseKeep(String(keep));
+  const everyMs = parseDuration(String(values.every), everyFlag);
+  const keep = values.keep === undefined ? undefined : parseKeep(String(values.keep));
   requireRoot('periodic checkpoints');
-  return { everyMs, ...(n ? { keep: n } : {}) };
+  return {
+    everyMs,
+    ...(keep ? { keep } : {}),
+    ...(values.stagingDir === undefined ? {} : { stagingDir: resolve(String(values.stagingDir)) }),
+  };
 }

@@ -36,11 +36,12 @@ export function useCli() {
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  function cli(...args: string[]): CliRun {
+  /** `cryopipe ARGS…` with extra environment, e.g. another CRYOPIPE_HOME. */
+  function cliWith(env: NodeJS.ProcessEnv, ...args: string[]): CliRun {
     const r = spawnSync(process.execPath, [cliPath, ...args], {
       cwd: dir,
       encoding: 'utf8',
-      env: { ...process.env, CRYOPIPE_HOME: home, NO_COLOR: '1' },
+      env: { ...process.env, CRYOPIPE_HOME: home, NO_COLOR: '1', ...env },
       timeout: 120_000,
     });
     return {
@@ -50,7 +51,8 @@ export function useCli() {
       json: () => JSON.parse(r.stdout),
     };
   }
-  return { dir, home, cli };
+  const cli = (...args: string[]) => cliWith({}, ...args);
+  return { dir, home, cli, cliWith };
 }
 
 /** A deterministic slow writer: prints 0..n-1, one line every `ms` milliseconds. */

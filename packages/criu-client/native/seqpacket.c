@@ -10,6 +10,8 @@
  *   new Reader(fd, cb)      cb(err, buf, fds)  per message; buf null at EOF
  *     .start() .stop() .close()
  *   close(fd)
+ *   seek(fd, offset)        -> offset          (lseek SEEK_SET: an inherit-fd
+ *                                              descriptor goes to criu as it is)
  *   probeBreakpoints(ms)    -> "works" | "broken" | "unsupported"
  *
  * Messages are received at their exact size (MSG_PEEK|MSG_TRUNC tells it),
@@ -149,6 +151,24 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (close(fd) < 0 && errno != EINTR)
     return throw_errno(env, "close", errno);
   return NULL;
+}
+
+static napi_value js_seek(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2], result;
+  int32_t fd;
+  int64_t offset;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, args[0], &fd) != napi_ok ||
+      napi_get_value_int64(env, args[1], &offset) != napi_ok || offset < 0) {
+    napi_throw_type_error(env, NULL, "seek(fd, offset) needs an fd and an offset >= 0");
+    return NULL;
+  }
+  off_t at = lseek(fd, (off_t)offset, SEEK_SET);
+  if (at < 0)
+    return throw_errno(env, "lseek", errno);
+  CHECK_NAPI(env, napi_create_int64(env, (int64_t)at, &result));
+  return result;
 }
 
 /* ---- Reader: one uv_poll handle delivering whole messages to a callback. */
@@ -508,6 +528,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"seek", NULL, js_seek, NULL, NULL, NULL, napi_default, NULL},
       {"probeBreakpoints", NULL, js_probe_breakpoints, NULL, NULL, NULL,
        napi_default, NULL},
   };

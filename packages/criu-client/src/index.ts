@@ -11,6 +11,11 @@ export {
 } from './client.ts';
 export { type CriuVersion, findCriu, MIN_CRIU_VERSION } from './criu-binary.ts';
 export { CriuError, type CriuErrorCode, type CriuErrorDetails } from './errors.ts';
+export {
+  fileInheritKey,
+  type InheritedFileOptions,
+  openInheritedFile,
+} from './inherited-file.ts';
 export { errorLines, isHarmlessNoise } from './log.ts';
 export { ADDON_ENV } from './native.ts';
 export type { CriuNotification, HookResult, NotifyHooks } from './notify.ts';

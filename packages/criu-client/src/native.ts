@@ -8,6 +8,7 @@ export interface SeqpacketAddon {
   connect(path: string): number;
   send(fd: number, message: Uint8Array): number;
   close(fd: number): void;
+  seek(fd: number, offset: number): number;
   probeBreakpoints(timeoutMs: number): 'works' | 'broken' | 'unsupported';
   Reader: new (
     fd: number,

@@ -14,10 +14,13 @@
  * the dump root. The outer only forwards signals and relays the exit status.
  * Plain mode: this process is the session leader and the dump root.
  *
- * After that the dump root holds fd 0 (/dev/null), 1 and 2 (RUNDIR/launcher.log) only,
- * handles signals synchronously in one sigwaitinfo loop, and records stage
- * statuses by atomically replacing RUNDIR/status, so it survives a CRIU
- * checkpoint/restore and the run directory stays the only channel.
+ * After that the dump root holds fd 0 (/dev/null), 1 and 2 (RUNDIR/launcher.log)
+ * and 3 (RUNDIR itself) only, handles signals synchronously in one sigwaitinfo
+ * loop, and records stage statuses by atomically replacing RUNDIR/status, so it
+ * survives a CRIU checkpoint/restore and the run directory stays the only channel.
+ * Every file in RUNDIR is reached through fd 3, never by path: a restore that
+ * hands criu another directory for that fd (--inherit-fd) moves the job, so two
+ * copies of one checkpoint can run side by side, each writing its own status.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,6 +45,7 @@
 #define MAX_PIPES 512
 #define MAX_TARGET_FD 1023
 #define EXIT_LAUNCHER 125
+#define RUN_DIR_FD 3 /* documented: cryopipe finds a job's run directory here */
 
 #define LOG(...) \
   (open_log(), dprintf(2, "cryopipe-launch[%d]: ", (int)getpid()), dprintf(2, __VA_ARGS__), dprintf(2, "\n"))
@@ -85,18 +89,12 @@ static long long now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int in_path(char *out, size_t n, const char *name) {
-  int len = snprintf(out, n, "%s/%s", run_dir, name);
-  return len < 0 || (size_t)len >= n ? -1 : 0;
-}
-
 /* RUNDIR/launcher.log becomes fd 1 and 2 when first needed, at the latest while the
  * stages exec: creating a file is slow on some file systems, so not before. */
 static int open_log(void) {
   static int done, result = -1;
-  char path[PATH_MAX];
   if (done++) return result;
-  int fd = in_path(path, sizeof path, "launcher.log") ? -1 : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int fd = openat(RUN_DIR_FD, "launcher.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return result; /* messages keep going to the stderr we were given */
   dup2(fd, 1), dup2(fd, 2), close(fd); /* fd > 2: main() keeps 0-2 taken */
   return result = 0;
@@ -139,8 +137,6 @@ static void sb_int_or_null(const char *key, long long value, int present) {
 }
 
 static int write_status(const char *state) {
-  char path[PATH_MAX], tmp[PATH_MAX];
-  if (in_path(path, sizeof path, "status") || in_path(tmp, sizeof tmp, "status.tmp")) return -1;
   sb_len = 0;
   sb_put("{\"version\":1,\"state\":\"%s\",\"mode\":\"%s\"", state, mode_name);
   sb_put(",\"rootPid\":%d,\"launcherPid\":%d", (int)root_host_pid, (int)launcher_host_pid);
@@ -165,12 +161,12 @@ static int write_status(const char *state) {
     sb_put("}");
   }
   sb_put("]}\n");
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) { LOG("cannot write %s: %s", tmp, strerror(errno)); return -1; }
+  int fd = openat(RUN_DIR_FD, "status.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) { LOG("cannot write %s/status.tmp: %s", run_dir, strerror(errno)); return -1; }
   ssize_t w = write(fd, sb, sb_len);
   close(fd);
-  if (w == (ssize_t)sb_len && !rename(tmp, path)) return 0;
-  return LOG("cannot replace %s: %s", path, strerror(errno)), -1;
+  if (w == (ssize_t)sb_len && !renameat(RUN_DIR_FD, "status.tmp", RUN_DIR_FD, "status")) return 0;
+  return LOG("cannot replace %s/status: %s", run_dir, strerror(errno)), -1;
 }
 
 static void fail(const char *fmt, ...) {
@@ -251,16 +247,14 @@ static void parse_fd(struct stage *s) {
 }
 
 static void parse_spec(void) {
-  char path[PATH_MAX];
   struct stat st;
-  if (in_path(path, sizeof path, "spec")) fail("run directory path too long");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st)) fail("cannot open %s: %s", path, strerror(errno));
+  int fd = openat(RUN_DIR_FD, "spec", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st)) fail("cannot open %s/spec: %s", run_dir, strerror(errno));
   spec_buf = malloc((size_t)st.st_size + 1);
   if (!spec_buf) fail("out of memory");
   ssize_t got = read(fd, spec_buf, (size_t)st.st_size);
   close(fd);
-  if (got != st.st_size) fail("short read of %s", path);
+  if (got != st.st_size) fail("short read of %s/spec", run_dir);
   spec_buf[st.st_size] = '\0';
   cursor = spec_buf;
   spec_end = spec_buf + st.st_size;
@@ -570,9 +564,19 @@ int main(int argc, char **argv) {
     return EXIT_LAUNCHER;
   }
   if (snprintf(run_dir, sizeof run_dir, "%s", argv[1]) >= (int)sizeof run_dir - 16) return EXIT_LAUNCHER;
-  /* Three descriptors: /dev/null and (see open_log) the log twice, plus the report fd until the start. */
+  /* Four descriptors: /dev/null, (see open_log) the log twice and the run directory,
+   * plus the report fd until the start. */
   syscall(SYS_close_range, 3U, ~0U, 0);
-  report_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  int dir_fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    fprintf(stderr, "cryopipe-launch: cannot open run directory %s: %s\n", run_dir, strerror(errno));
+    return EXIT_LAUNCHER;
+  }
+  if (dir_fd != RUN_DIR_FD) { /* 0-2 were closed: the directory took one of them */
+    if (dup3(dir_fd, RUN_DIR_FD, O_CLOEXEC) < 0) return EXIT_LAUNCHER;
+    close(dir_fd);
+  }
+  report_fd = fcntl(1, F_DUPFD_CLOEXEC, RUN_DIR_FD + 1);
   int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd < 0) return EXIT_LAUNCHER;
   for (int fd = 0; fd <= 2; fd++) /* report_fd is the only copy of stdout; 0-2 stay taken for the log */

@@ -13,6 +13,7 @@ export type { PipelineHandle, StageHandle } from './handle.ts';
 export { type KeeperOptions, type KeeperStarted, startKeeper } from './keeper.ts';
 export { LAUNCHER_ENV, launcherPath, launcherVersion } from './launcher-path.ts';
 export type { PipelineResult, StageResult } from './result.ts';
+export { RUN_DIR_FD } from './run-dir.ts';
 export {
   parseRunStatus,
   type RunStatus,

@@ -13,6 +13,7 @@ import {
 } from '../test/helpers.ts';
 import { PipelineError } from './errors.ts';
 import type { PipelineHandle } from './handle.ts';
+import { RUN_DIR_FD } from './run-dir.ts';
 import { spawnPipeline } from './spawn-pipeline.ts';
 
 // The kernel is the witness: every assertion reads /proc of the live stages.
@@ -61,12 +62,13 @@ for (const mode of ['pidns', 'plain'] as const) {
         expect(b!.get(1)).toBe(c!.get(0));
         expect(a!.get(7)).toBe(c!.get(9));
         expect(new Set([a!.get(1), b!.get(1), a!.get(7)]).size).toBe(3);
-        // The dump root holds /dev/null and its log, nothing else.
+        // The dump root holds /dev/null, its log and its run directory, nothing else.
         const rootFds = fdTable(handle.rootPid);
         expect([...rootFds]).toEqual([
           [0, '/dev/null'],
           [1, join(dir, 'run', 'launcher.log')],
           [2, join(dir, 'run', 'launcher.log')],
+          [RUN_DIR_FD, join(dir, 'run')],
         ]);
       } finally {
         await stopAll(handle);

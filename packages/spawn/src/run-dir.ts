@@ -2,6 +2,14 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LauncherError } from './errors.ts';
 
+/**
+ * The descriptor on which a launched pipeline's dump root keeps its run
+ * directory open. The launcher reaches its files through it, never by path,
+ * so a restore that hands CRIU another directory for it (inherit-fd) moves
+ * the job; and `/proc/PID/fd/3` tells which run a process belongs to.
+ */
+export const RUN_DIR_FD = 3;
+
 function notEmpty(runDir: string, entries: readonly string[]): LauncherError {
   return new LauncherError(
     runDir,

@@ -78,8 +78,8 @@ export const doctor: Command = {
             name: 'memory tracking',
             verdict: features.memTrack ? 'ok' : 'warn',
             detail: features.memTrack
-              ? 'soft-dirty tracking available: pre-dumps can shorten freezes'
-              : 'no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY): --track-mem and pre-dump are unavailable; every checkpoint freezes the job for the full memory dump',
+              ? 'soft-dirty tracking available: checkpoints pre-dump memory while the job runs (--pre-dump auto), so freezes write only what changed'
+              : 'no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY): --track-mem and pre-dump are unavailable; every checkpoint freezes the job for the full memory dump (--staging-dir /dev/shm shortens the write part)',
             ...(features.memTrack
               ? {}
               : {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from '../command.ts';
 import { requireRoot } from '../criu.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -9,21 +10,41 @@ import { restoreJob } from '../restore-job.ts';
 export const restore: Command = {
   name: 'restore',
   summary: 'bring a checkpointed job back to life (after a reboot too)',
-  usage: 'JOB [--from N]',
+  usage: 'JOB [--from N] [--as NAME [--output-dir DIR]]',
   description: `Restores the newest checkpoint (or checkpoint N). Refuses images that someone
 other than you or root owns or could write. Every file the job had open for
 writing must still hold its checkpointed bytes: a file that only grew since is
 cut back to its checkpointed size (CRIU refuses it otherwise); a file that
 shrank or was rewritten stops the restore, naming the file. Images are never
-modified, so a failed restore can simply be retried.`,
+modified, so a failed restore can simply be retried.
+
+With --as NAME the checkpoint starts a copy instead: a new job NAME with its
+own run directory, logs and outputs (the checkpointed bytes of each output
+are copied to --output-dir, by default the copy's own outputs/ directory),
+while the original stays as it is — running, or restorable again. Copies
+need a job started in its own PID namespace (the default of 'cryopipe run').`,
   options: {
     from: {
       type: 'string',
       valueName: 'N',
       description: 'restore checkpoint N instead of the newest',
     },
+    as: {
+      type: 'string',
+      valueName: 'NAME',
+      description: 'start a copy of the checkpoint as a new job NAME; the original is left alone',
+    },
+    'output-dir': {
+      type: 'string',
+      valueName: 'DIR',
+      description: "with --as: where the copy's outputs go (default: its job directory's outputs/)",
+    },
   },
-  examples: ['cryopipe restore enc', 'cryopipe restore enc --from 2'],
+  examples: [
+    'cryopipe restore enc',
+    'cryopipe restore enc --from 2',
+    'cryopipe restore enc --as enc-b --output-dir /srv/try-b',
+  ],
   async run({ values, positionals, store, out }) {
     requireRoot('restore');
     const job = store.resolve(jobRef(positionals));
@@ -38,15 +59,47 @@ modified, so a failed restore can simply be retried.`,
         );
       }
     }
-    const r = await restoreJob(store, job, from === undefined ? {} : { from }, (text) =>
-      out.progress(text),
+    const copyName = values.as as string | undefined;
+    const outputDir = values['output-dir'] as string | undefined;
+    if (outputDir !== undefined && copyName === undefined) {
+      throw new CliError(
+        '--output-dir only applies to a copy',
+        EXIT.usage,
+        "add --as NAME, or drop --output-dir: an in-place restore writes the job's own files",
+      );
+    }
+    const r = await restoreJob(
+      store,
+      job,
+      {
+        ...(from === undefined ? {} : { from }),
+        ...(copyName === undefined
+          ? {}
+          : {
+              copyName,
+              ...(outputDir === undefined ? {} : { outputDir: resolve(outputDir) }),
+              // The original may be busy with a checkpoint or another restore for a moment.
+              lockWaitMs: 60_000,
+            }),
+      },
+      (text) => out.progress(text),
     );
     // A job that had periodic checkpoints gets its checkpointer back.
     if (job.schedule) startPeriodicCheckpointer(store, r.id);
-    out.result({ id: r.id, from: r.from, rootPid: r.rootPid, ms: r.ms, files: r.files });
+    out.result({
+      id: r.id,
+      ...(r.copyOf ? { copyOf: r.copyOf } : {}),
+      from: r.from,
+      rootPid: r.rootPid,
+      ms: r.ms,
+      files: r.files,
+      moved: r.moved,
+    });
+    const restored = r.copyOf ? `started ${r.id} as a copy of ${r.copyOf}` : `restored ${r.id}`;
     out.line(
-      `restored ${r.id} from checkpoint ${r.from} in ${formatDuration(r.ms)}: running as pid ${r.rootPid}`,
+      `${restored} from checkpoint ${r.from} in ${formatDuration(r.ms)}: running as pid ${r.rootPid}`,
     );
+    if (r.copyOf) for (const m of r.moved) out.line(`  ${m.from} -> ${m.to}`);
     return EXIT.ok;
   },
 };

@@ -39,6 +39,12 @@ redirected; the last stage's stdout too.`,
       valueName: 'N',
       description: 'with --checkpoint-every: keep the newest N',
     },
+    'staging-dir': {
+      type: 'string',
+      valueName: 'DIR',
+      description:
+        'with --checkpoint-every: write images to DIR (e.g. /dev/shm) first, move them after',
+    },
   },
   examples: [
     "cryopipe run --name enc -- ffmpeg -i in.mkv -f yuv4mpegpipe - '|' aomenc --passes=1 --ivf -o out.ivf -",
@@ -62,7 +68,10 @@ redirected; the last stage's stdout too.`,
     const cwd = process.cwd();
     const env = sessionFreeEnv(process.env);
     preflightPipeline(syntax, { cwd, env });
-    const schedule = parseSchedule(values['checkpoint-every'], values.keep);
+    const schedule = parseSchedule(
+      { every: values['checkpoint-every'], keep: values.keep, stagingDir: values['staging-dir'] },
+      '--checkpoint-every',
+    );
     const pidNamespace = !values['no-pid-namespace'] && process.geteuid?.() === 0;
     if (!values['no-pid-namespace'] && !pidNamespace) {
       out.warn(
