@@ -17,6 +17,7 @@ import type { JobRecord, JobStore } from './job-store.ts';
 import { writeJsonAtomic } from './job-store.ts';
 import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
+import { criuTracksMemory } from './memory-tracking.ts';
 import { processExists } from './process-exists.ts';
 import { resumeStoppedTree } from './stopped-tree.ts';
 import { recordWritableFiles } from './tree-files.ts';
@@ -160,6 +161,7 @@ export async function checkpointJob(
         imagesDir: staging ?? dir,
         leaveRunning,
         preDump: options.preDump ?? 'auto',
+        home: store.home,
       },
       progress,
       (d, ms) => {
@@ -235,11 +237,15 @@ export interface PreDumpDecision {
   why: string;
 }
 
-async function decidePreDump(criu: CriuClient, mode: PreDumpMode): Promise<PreDumpDecision> {
+async function decidePreDump(
+  criu: CriuClient,
+  mode: PreDumpMode,
+  criuVersion: string,
+  home: string,
+): Promise<PreDumpDecision> {
   if (mode === 'never') return { used: false, why: 'turned off (--pre-dump never)' };
   if (mode === 'always') return { used: true, why: 'asked for (--pre-dump always)' };
-  const { memTrack } = await criu.featureCheck({ memTrack: true });
-  return memTrack
+  return (await criuTracksMemory(criu, criuVersion, home))
     ? { used: true, why: 'criu can track dirty memory here: the freeze writes only what changed' }
     : {
         used: false,
@@ -256,7 +262,14 @@ function moveImages(from: string, to: string): void {
 async function dump(
   job: JobRecord,
   pid: number,
-  opts: { shellJob: boolean; imagesDir: string; leaveRunning: boolean; preDump: PreDumpMode },
+  opts: {
+    shellJob: boolean;
+    imagesDir: string;
+    leaveRunning: boolean;
+    preDump: PreDumpMode;
+    /** The cryopipe home, where criu's feature answer is cached. */
+    home: string;
+  },
   progress: Progress,
   /** Called while the tree is frozen and every image is written. */
   onImagesWritten: (d: Omit<Dumped, 'stats' | 'ms' | 'preDump'>, ms: number) => void,
@@ -279,7 +292,7 @@ async function dump(
   let preDump: PreDumpDecision = { used: false, why: 'not decided' };
   try {
     const version = (await criu.version()).text;
-    preDump = await decidePreDump(criu, opts.preDump);
+    preDump = await decidePreDump(criu, opts.preDump, version, opts.home);
     if (preDump.used) {
       progress(`pre-dumping the memory of job ${job.id} while it runs…`);
       await criu.preDump({

@@ -2,8 +2,10 @@
  * Downtime per live checkpoint of the ffmpeg | SvtAv1EncApp demo encode:
  * `cryopipe checkpoint --leave-running` every few seconds while it runs, and
  * CRIU's own stats for each (frozen = the time the job could not run;
- * freezing, memdump and memwrite show where it goes). Images go to the job
- * directory on local disk.
+ * freezing, memdump and memwrite show where it goes). Two candidates take
+ * turns on the same encode: images straight into the job directory on local
+ * disk, and `--staging-dir /dev/shm` (written to memory, moved to the job
+ * directory once the job runs again).
  *
  *   pnpm --filter @cryopipe/bench exec tsx src/live-downtime.bench.ts   (CHECKPOINTS=N, FRAMES=N)
  */
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { svtAv1 } from '../../../packages/examples/src/encoders.ts';
 import { machine, median, run } from './measure.ts';
 
-const CHECKPOINTS = Number(process.env.CHECKPOINTS ?? 6);
+const CHECKPOINTS = Number(process.env.CHECKPOINTS ?? 8);
 const FRAMES = Number(process.env.FRAMES ?? 2400);
 const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');
 const work = mkdtempSync(join(tmpdir(), 'cryopipe-bench-live-'));
@@ -24,6 +26,7 @@ const ms = (n: number) => `${n.toFixed(0)} ms`;
 
 interface Checkpoint {
   checkpoint: number;
+  moveMs?: number;
   frozenMs?: number;
   dumpMs: number;
   imageBytes: number;
@@ -42,13 +45,19 @@ try {
     '--',
     ...svtAv1.pipeline(join(work, 'out.ivf'), FRAMES),
   );
-  const taken: Checkpoint[] = [];
+  const taken: (Checkpoint & { staged: boolean })[] = [];
   for (let i = 0; i < CHECKPOINTS; i++) {
     await new Promise((r) => setTimeout(r, 3000));
     const state = cliJson<{ id: string; state: string }[]>('ps').find((j) => j.id === job.id);
     if (state?.state !== 'running') break;
-    const cp = cliJson<Checkpoint>('checkpoint', job.id, '--leave-running');
-    taken.push(cp);
+    const staged = i % 2 === 1;
+    const cp = cliJson<Checkpoint>(
+      'checkpoint',
+      job.id,
+      '--leave-running',
+      ...(staged ? ['--staging-dir', '/dev/shm'] : []),
+    );
+    taken.push({ ...cp, staged });
     // Keep one image set on disk, as a --keep 1 schedule would.
     if (cp.checkpoint > 1)
       rmSync(join(work, 'home/jobs', job.id, 'checkpoints', String(cp.checkpoint - 1)), {
@@ -59,17 +68,24 @@ try {
   console.log(
     `\n${taken.length} live checkpoints of ffmpeg | SvtAv1EncApp --lp 1 (640x360, ${FRAMES} frames), job: ${waited.trim()}`,
   );
-  console.log('  #  frozen   freezing  memdump  memwrite  whole dump  images');
+  console.log(
+    '  #  images to      frozen   freezing  memdump  memwrite  whole dump  move after  images',
+  );
   for (const c of taken) {
     const s = c.stats;
     const us = (v: number | undefined) => (v === undefined ? '?' : ms(v / 1000));
     console.log(
-      `  ${c.checkpoint}  ${ms(c.frozenMs ?? Number.NaN).padEnd(7)}  ${us(s?.freezingTimeUs).padEnd(8)}  ${us(s?.memdumpTimeUs).padEnd(7)}  ${us(s?.memwriteTimeUs).padEnd(8)}  ${ms(c.dumpMs).padEnd(10)}  ${(c.imageBytes / 2 ** 20).toFixed(0)} MiB`,
+      `  ${c.checkpoint}  ${(c.staged ? '/dev/shm' : 'job dir').padEnd(10)}  ${ms(c.frozenMs ?? Number.NaN).padEnd(7)}  ${us(s?.freezingTimeUs).padEnd(8)}  ${us(s?.memdumpTimeUs).padEnd(7)}  ${us(s?.memwriteTimeUs).padEnd(8)}  ${ms(c.dumpMs).padEnd(10)}  ${(c.moveMs === undefined ? '-' : ms(c.moveMs)).padEnd(10)}  ${(c.imageBytes / 2 ** 20).toFixed(0)} MiB`,
     );
   }
   const frozen = taken.map((c) => c.frozenMs ?? Number.NaN);
   console.log(
     `\ndowntime per live checkpoint (CRIU frozen time): median ${ms(median(frozen))}, max ${ms(Math.max(...frozen))}; target ≤ 500 ms`,
+  );
+  const direct = median(taken.filter((c) => !c.staged).map((c) => c.frozenMs ?? Number.NaN));
+  const staged = median(taken.filter((c) => c.staged).map((c) => c.frozenMs ?? Number.NaN));
+  console.log(
+    `  images straight to the job dir: median ${ms(direct)}; staged in /dev/shm: median ${ms(staged)}; ratio staged/direct ${(staged / direct).toFixed(2)}×`,
   );
 } finally {
   try {

@@ -20,9 +20,11 @@ file that grew since back to its checkpointed size.
 
 Where the job is frozen: criu's stats split the frozen time into freezing
 the tree, collecting memory (memdump) and writing it (memwrite); the line
-printed at the end shows them. To shorten it, a live checkpoint can write its
-images to a fast local directory (--staging-dir /dev/shm) and move them into
-the job store once the job runs again. Where the kernel tracks dirty memory
+printed at the end shows them. When the job store is slow storage (a network
+file system, a throttled disk), a live checkpoint can write its images to a
+fast local directory (--staging-dir /dev/shm) and move them into the job
+store once the job runs again; on a local disk whose page cache absorbs the
+writes it gains nothing (see BENCHMARKS.md). Where the kernel tracks dirty memory
 (criu's feature check), memory is pre-dumped while the job runs and the
 freeze writes only what changed since; 'cryopipe doctor' says whether this
 machine can.`,
@@ -91,7 +93,8 @@ machine can.`,
       out.line(
         `  images moved from ${record.stagedIn} after the job resumed, in ${formatDuration(record.moveMs ?? 0)}`,
       );
-    out.line(`  pre-dump: ${record.preDump?.used ? 'yes' : 'no'} (${record.preDump?.why})`);
+    if (record.preDump)
+      out.line(`  pre-dump: ${record.preDump.used ? 'yes' : 'no'} — ${record.preDump.why}`);
     return EXIT.ok;
   },
 };
