@@ -1,4 +1,4 @@
-// Fault matrix rows 1 and 2: a dump that dies half-way loses nothing.
+// Fault matrix rows 1, 2 and 12: a dump that dies half-way loses nothing.
 import {
   existsSync,
   readdirSync,
@@ -136,6 +136,18 @@ describeWith([root, criu], 'fault matrix: a dump that dies half-way', () => {
       expect(statfsFree(small)).toBeGreaterThanOrEqual(freeAfterFirst - 1024 * 1024);
       await expectRunning(marker, out);
     }
+    // Staged in /dev/shm the dump succeeds; the store fills up while the images move in.
+    const staged = run(['checkpoint', 'full', '--leave-running', '--staging-dir', '/dev/shm'], {
+      home: small,
+    });
+    expect(staged.status, staged.stderr).toBe(1);
+    expect(staged.stderr).toMatch(/could not be moved into the job store: .*(ENOSPC|no space)/i);
+    expect(staged.stderr).toMatch(/The job is still running/);
+    expect(readdirSync('/dev/shm').filter((n) => n.startsWith(`cryopipe-${id}-`))).toEqual([]);
+    expect(checkpointsOf(small, id)).toEqual(['1']);
+    expect(digestTree(cp1)).toEqual(cp1Digest);
+    expect(statfsFree(small)).toBeGreaterThanOrEqual(freeAfterFirst - 1024 * 1024);
+    await expectRunning(marker, out);
     const ps = run(['ps', '--json'], { home: small }).json() as { id: string; state: string }[];
     expect(ps.find((j) => j.id === id)?.state).toBe('running');
   });
