@@ -42,7 +42,7 @@ export interface JobRecord {
   /** `copyOf`: the restore started this job as a copy of that job's checkpoint `from`. */
   restores: { at: string; from: number; rootPid: number; ms: number; copyOf?: string }[];
   /** Set on a job made by `restore --as`: whose checkpoint it started from. */
-  copyOf?: { job: string; checkpoint: number };
+  copyOf?: { job: string; checkpoint: number; outputs?: string[] };
   /** Periodic live checkpoints (`run --checkpoint-every`), restarted by `restore`. */
   schedule?: { everyMs: number; keep?: number; stagingDir?: string };
 }

@@ -9,6 +9,8 @@ interface PsJob {
   name?: string;
   state: string;
   rootPid: number;
+  copyOf?: { job: string; checkpoint: number };
+  outputs: { path: string }[];
 }
 
 describeWith([root, criu], 'cryopipe restore --as (two restores of one checkpoint)', () => {
@@ -54,6 +56,9 @@ describeWith([root, criu], 'cryopipe restore --as (two restores of one checkpoin
     const both = ps().filter((j) => j.state === 'running');
     expect(both.map((j) => j.name).sort()).toEqual(['copy', 'orig']);
     expect(new Set(both.map((j) => j.rootPid)).size).toBe(2);
+    const copyRow = both.find((j) => j.name === 'copy')!;
+    expect(copyRow.copyOf).toEqual({ job: started.json().id, checkpoint: 1 });
+    expect(copyRow.outputs.map((o) => o.path)).toEqual([join(copyOut, 'count.txt')]);
     expect(statSync(join(copyOut, 'count.txt')).size).toBeGreaterThanOrEqual(atCheckpoint);
 
     const waitedOrig = cli('wait', 'orig');

@@ -101,6 +101,12 @@ export async function restoreJob(
         : {}),
     });
     if (copy) {
+      // Where its outputs are, for `ps` until the copy has checkpoints of its own.
+      const outputs = moves
+        .filter((m) => m.record && !m.to.startsWith(`${store.jobDir(copy!.id)}/`))
+        .map((m) => m.to);
+      copy = { ...copy, copyOf: { ...copy.copyOf!, outputs } };
+      store.save(copy);
       // The copy starts from the original's files as they were at the checkpoint.
       for (const move of moves) {
         if (!move.record) continue;

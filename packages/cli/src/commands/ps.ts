@@ -17,10 +17,15 @@ export const ps: Command = {
     for (const job of store.list()) {
       const live = await jobLiveness(store, job);
       const checkpoints = store.checkpoints(job.id);
-      // The job's own logs are not outputs worth listing.
-      const outputs = (checkpoints.at(-1)?.files ?? [])
-        .filter((f) => !f.path.startsWith(`${store.jobDir(job.id)}/`))
-        .map((f) => ({ path: f.path, bytes: sizeOf(f.path) }));
+      // The job's own logs are not outputs worth listing. A copy without checkpoints
+      // of its own writes where its restore put the outputs.
+      const outputPaths = checkpoints.length
+        ? checkpoints
+            .at(-1)!
+            .files.map((f) => f.path)
+            .filter((path) => !path.startsWith(`${store.jobDir(job.id)}/`))
+        : (job.copyOf?.outputs ?? []);
+      const outputs = outputPaths.map((path) => ({ path, bytes: sizeOf(path) }));
       rows.push({
         id: job.id,
         name: job.name,
@@ -32,6 +37,9 @@ export const ps: Command = {
         cpuMs: live.alive ? await treeCpuMs(job.rootPid) : undefined,
         checkpoints: checkpoints.length,
         restores: job.restores.length,
+        ...(job.copyOf
+          ? { copyOf: { job: job.copyOf.job, checkpoint: job.copyOf.checkpoint } }
+          : {}),
         schedule: scheduleSummary(store, job),
         outputs,
         command: job.command,
@@ -59,11 +67,16 @@ export const ps: Command = {
           ]),
         ]),
       );
-      for (const r of rows)
+      for (const r of rows) {
+        if (r.copyOf)
+          out.line(
+            `  ${r.id} is a copy of ${r.copyOf.job} from its checkpoint ${r.copyOf.checkpoint}`,
+          );
         for (const o of r.outputs)
           out.line(
             `  ${r.id} writes ${o.path} (${o.bytes === undefined ? 'missing' : formatBytes(o.bytes)})`,
           );
+      }
     }
     return EXIT.ok;
   },
