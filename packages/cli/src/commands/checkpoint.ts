@@ -24,10 +24,10 @@ printed at the end shows them. When the job store is slow storage (a network
 file system, a throttled disk), a live checkpoint can write its images to a
 fast local directory (--staging-dir /dev/shm) and move them into the job
 store once the job runs again; on a local disk whose page cache absorbs the
-writes it gains nothing (see BENCHMARKS.md). Where the kernel tracks dirty memory
-(criu's feature check), memory is pre-dumped while the job runs and the
-freeze writes only what changed since; 'cryopipe doctor' says whether this
-machine can.`,
+writes it gains nothing (see BENCHMARKS.md). Where the kernel tracks dirty
+memory (criu's feature check), memory is pre-dumped while the job runs and
+the freeze writes only what changed since; 'cryopipe doctor' says whether
+this machine can.`,
   options: {
     'leave-running': {
       type: 'boolean',
