@@ -88,6 +88,14 @@ export async function restoreJob(
       );
     }
     const { number, imagesDir, cp } = verifiedCheckpoint(store, fresh, options.from, progress);
+    if (copying && cp.jobDir === undefined) {
+      // Its launcher predates RUN_DIR_FD and writes its status by path.
+      throw new CliError(
+        `checkpoint ${number} of job ${fresh.id} was taken by cryopipe before 0.2, whose launcher writes into its run directory by path: a copy would write into the original's files`,
+        EXIT.refused,
+        `restore it in place ('cryopipe restore ${fresh.id} --from ${number}'), then take a new checkpoint to copy`,
+      );
+    }
 
     if (copying) copy = createCopy(store, fresh, options.copyName!, number);
     const target = copy ?? fresh;
