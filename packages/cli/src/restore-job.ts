@@ -1,5 +1,5 @@
 import { copyFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { RestoreResult } from '@cryopipe/criu-client';
 import { isAdopted, restoreUnderKeeper } from './adopted-job.ts';
 import type { Progress } from './checkpoint-job.ts';
@@ -195,6 +195,14 @@ async function runRestore(
   const workDir = mkdirPrivate(
     join(store.jobDir(target.id), 'restore-logs', `${Date.now()}-from-${number}`),
   );
+  if (isAdopted(source) && moves.length > 0) {
+    // Its keeper runs criu itself and can't hand it moved files.
+    throw new CliError(
+      `job ${source.id} was adopted, and an adopted job can only be restored where its files were (${moves[0]!.from})`,
+      EXIT.refused,
+      `import it under CRYOPIPE_HOME=${dirname(dirname(dirname(moves.at(-1)!.from)))}`,
+    );
+  }
   let fds: InheritedFds | undefined;
   const criu = openCriu();
   const what = target === source ? `job ${source.id}` : `job ${target.id} (a copy of ${source.id})`;
