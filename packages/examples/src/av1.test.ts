@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { binary, criu, describeWith, root } from '@cryopipe/testkit';
 import { afterAll, expect, it } from 'vitest';
 import { checkpointedEncode, referenceEncode } from './checkpointed-encode.ts';
+import { copiedEncode } from './copied-encode.ts';
 import { CryopipeCli } from './cryopipe-cli.ts';
 import { aomenc, svtAv1 } from './encoders.ts';
 
@@ -30,4 +31,14 @@ describeWith(needs, 'AV1 encodes checkpointed mid-way through the CLI', () => {
       expect(run.sha256).toBe(ref.sha256);
     });
   }
+
+  it('SvtAv1EncApp: one checkpoint restored twice at once (in place and as a copy), both byte-identical', async () => {
+    const ref = await referenceEncode(cli, svtAv1, work, 480);
+    const run = await copiedEncode(cli, svtAv1, work, 480, ref.bytes, 0.5);
+    expect(run.copy.path).not.toBe(run.original.path);
+    for (const out of [run.original, run.copy]) {
+      expect(out.bytes).toBe(ref.bytes);
+      expect(out.sha256).toBe(ref.sha256);
+    }
+  });
 });

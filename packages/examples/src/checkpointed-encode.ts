@@ -36,6 +36,25 @@ export async function referenceEncode(
   return outcomeOf(path, started);
 }
 
+/** Starts an encode with `cryopipe run`; `running()` asks `cryopipe ps` whether it still runs. */
+export async function startEncode(
+  cli: CryopipeCli,
+  enc: Encoder,
+  path: string,
+  frames: number,
+): Promise<{ job: { id: string; rootPid: number }; running: () => Promise<boolean> }> {
+  const job = await cli.json<{ id: string; rootPid: number }>([
+    'run',
+    '--',
+    ...enc.pipeline(path, frames),
+  ]);
+  const running = async () =>
+    (await cli.json<{ id: string; state: string }[]>(['ps'])).some(
+      (j) => j.id === job.id && j.state === 'running',
+    );
+  return { job, running };
+}
+
 /**
  * The same encode under `cryopipe run`, checkpointed (job stopped) whenever
  * the output reaches each fraction of the reference size, then restored and
@@ -51,16 +70,8 @@ export async function checkpointedEncode(
 ): Promise<EncodeOutcome & { steps: CheckpointStep[] }> {
   const path = join(dir, `${enc.name}-checkpointed.ivf`);
   const started = performance.now();
-  const job = await cli.json<{ id: string; rootPid: number }>([
-    'run',
-    '--',
-    ...enc.pipeline(path, frames),
-  ]);
+  const { job, running } = await startEncode(cli, enc, path, frames);
   await plan.onStarted?.(job);
-  const running = async () =>
-    (await cli.json<{ id: string; state: string }[]>(['ps'])).some(
-      (j) => j.id === job.id && j.state === 'running',
-    );
   const steps: CheckpointStep[] = [];
   for (const fraction of plan.at ?? [0.4, 0.7]) {
     await untilSize(path, referenceBytes * fraction, running, `the ${enc.name} job`);

@@ -3,7 +3,9 @@
  * encode, each checkpointed at about 40% and 70% (stopped, restored), and
  * compared byte for byte with an uninterrupted run — once through the
  * `cryopipe` CLI, once through the libraries (@cryopipe/spawn +
- * @cryopipe/criu-client). Prints a table; exits 1 if any output differs.
+ * @cryopipe/criu-client). Then one SVT-AV1 checkpoint is restored twice at
+ * once (in place, and as a copy with its own output). Prints a table;
+ * exits 1 if any output differs.
  *
  *   pnpm --filter @cryopipe/examples demo      (as root, after scripts/setup.sh)
  */
@@ -16,6 +18,7 @@ import {
   type EncodeOutcome,
   referenceEncode,
 } from './checkpointed-encode.ts';
+import { copiedEncode } from './copied-encode.ts';
 import { CryopipeCli } from './cryopipe-cli.ts';
 import { aomenc, type Encoder, svtAv1 } from './encoders.ts';
 import { libraryCheckpointedEncode, libraryReferenceEncode } from './library-encode.ts';
@@ -64,12 +67,14 @@ const rows: string[][] = [
   ['via', 'encoder', 'checkpoint', 'at', 'frozen', 'images', 'restore', 'identical'],
 ];
 let allIdentical = true;
+const references = new Map<string, EncodeOutcome>();
 try {
   for (const way of ways) {
     for (const enc of [aomenc, svtAv1]) {
       const frames = FRAMES[enc.name];
       console.log(`\n== ${way.name}, ${enc.name}: ${frames} frames, uninterrupted reference run…`);
       const ref = await way.reference(enc, frames);
+      references.set(`${way.name} ${enc.name}`, ref);
       console.log(
         `   ${ref.bytes} bytes in ${(ref.ms / 1000).toFixed(1)} s, sha256 ${ref.sha256.slice(0, 16)}…`,
       );
@@ -95,6 +100,32 @@ try {
         ]);
       }
     }
+  }
+
+  console.log(
+    '\n== cli, SvtAv1EncApp: one checkpoint at ~50%, restored twice at once (in place, and as a copy with its own output)…',
+  );
+  const ref = references.get(`cli ${svtAv1.name}`)!;
+  const twice = await copiedEncode(cli, svtAv1, work, FRAMES.SvtAv1EncApp, ref.bytes, 0.5);
+  for (const [label, out, restoreMs] of [
+    ['1, in place', twice.original, twice.restoreMs],
+    ['1, as a copy', twice.copy, twice.copyRestoreMs],
+  ] as const) {
+    const identical = out.sha256 === ref.sha256 && out.bytes === ref.bytes;
+    allIdentical &&= identical;
+    console.log(
+      `   ${label}: ${out.bytes} bytes in ${out.path}, sha256 ${out.sha256.slice(0, 16)}… ${identical ? 'identical' : 'DIFFERENT'}`,
+    );
+    rows.push([
+      'cli',
+      svtAv1.name,
+      label,
+      '50%',
+      ms(twice.frozenMs),
+      mib(twice.imageBytes),
+      ms(restoreMs),
+      identical ? 'yes' : 'NO',
+    ]);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
