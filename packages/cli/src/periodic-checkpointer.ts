@@ -9,6 +9,7 @@ import { mkdirPrivate } from './home.ts';
 import { type JobStore, writeJsonAtomic } from './job-store.ts';
 import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
+import { criuTracksMemory } from './memory-tracking.ts';
 import { formatBytes, formatDuration } from './output.ts';
 import { applyRetention } from './retention.ts';
 import { formatInterval } from './schedule-duration.ts';
@@ -109,7 +110,7 @@ export async function runPeriodicCheckpointer(
     const state: CheckpointerState = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
-      preDump: await preDumpSupport(),
+      preDump: await preDumpSupport(store.home),
     };
     const save = () => writeJsonAtomic(join(checkpointerDir(store, id), 'state.json'), state);
     save();
@@ -173,14 +174,14 @@ export async function runPeriodicCheckpointer(
  * Pre-dumps would shorten freezes, but need the kernel's soft-dirty
  * tracking; ask CRIU rather than guess, and say what that means.
  */
-async function preDumpSupport(): Promise<string> {
+async function preDumpSupport(home: string): Promise<string> {
   try {
     const criu = openCriu();
     try {
-      const { memTrack } = await criu.featureCheck({ memTrack: true });
-      return memTrack
-        ? 'memory tracking is available, but checkpointJob has no parent-images option yet: every checkpoint is a full dump'
-        : 'no memory tracking here (no soft-dirty): every checkpoint is a full dump, the job frozen while its memory is written to local disk';
+      const version = (await criu.version()).text;
+      return (await criuTracksMemory(criu, version, home))
+        ? 'criu tracks dirty memory here: each checkpoint pre-dumps while the job runs, then freezes it only to write what changed'
+        : 'no memory tracking here (no soft-dirty): every checkpoint is a full dump, the job frozen while its memory is written';
     } finally {
       await criu.close();
     }
