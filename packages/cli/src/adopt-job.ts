@@ -53,7 +53,7 @@ export async function adoptProcess(
   let dumped: { files: FileRecord[]; treePids: number[] };
   const started = performance.now();
   try {
-    dumped = await dumpShellJob(pid, imagesDir, progress);
+    dumped = await dumpShellJob(pid, imagesDir, store.home, progress);
   } catch (err) {
     store.remove(id); // the tree still runs where it was: nothing was adopted
     throw err;
@@ -103,12 +103,13 @@ export async function adoptProcess(
 async function dumpShellJob(
   pid: number,
   imagesDir: string,
+  home: string,
   progress: Progress,
 ): Promise<{ files: FileRecord[]; treePids: number[] }> {
   const umask = process.umask(0o077); // images hold process memory: private from the start
   try {
     mkdirPrivate(imagesDir);
-    const criu = openCriu();
+    const criu = openCriu(home);
     let files: FileRecord[] = [];
     let treePids: number[] = [];
     try {

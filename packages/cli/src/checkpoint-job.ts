@@ -17,7 +17,7 @@ import type { JobRecord, JobStore } from './job-store.ts';
 import { writeJsonAtomic } from './job-store.ts';
 import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
-import { criuTracksMemory } from './memory-tracking.ts';
+import { criuTracksMemory } from './machine-facts.ts';
 import { processExists } from './process-exists.ts';
 import { resumeStoppedTree } from './stopped-tree.ts';
 import { recordWritableFiles } from './tree-files.ts';
@@ -279,7 +279,7 @@ async function dump(
   const umask = process.umask(0o077);
   const criu = (() => {
     try {
-      return openCriu();
+      return openCriu(opts.home);
     } catch (err) {
       process.umask(umask);
       throw err;

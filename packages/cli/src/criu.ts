@@ -1,5 +1,6 @@
 import { CriuClient, CriuError } from '@cryopipe/criu-client';
 import { CliError, EXIT } from './errors.ts';
+import { hardwareBreakpoints } from './machine-facts.ts';
 
 /**
  * Fails before anything happens when not root: CRIU needs CAP_SYS_ADMIN,
@@ -16,11 +17,15 @@ export function requireRoot(operation: string): void {
   }
 }
 
-/** A criu client for one request, with errors turned into CLI errors that say what to do. */
-export function openCriu(): CriuClient {
+/**
+ * A criu client for one request, with errors turned into CLI errors that say
+ * what to do. Whether criu must avoid hardware breakpoints comes from the
+ * per-boot facts in `home` rather than a fresh probe each time.
+ */
+export function openCriu(home: string): CriuClient {
   requireRoot('checkpoint and restore');
   try {
-    return CriuClient.swrk();
+    return CriuClient.swrk({ disableBreakpoints: hardwareBreakpoints(home) === 'broken' });
   } catch (err) {
     if (CriuError.is(err))
       throw new CliError(

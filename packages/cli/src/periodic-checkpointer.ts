@@ -9,7 +9,7 @@ import { mkdirPrivate } from './home.ts';
 import { type JobStore, writeJsonAtomic } from './job-store.ts';
 import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
-import { criuTracksMemory } from './memory-tracking.ts';
+import { criuTracksMemory } from './machine-facts.ts';
 import { formatBytes, formatDuration } from './output.ts';
 import { applyRetention } from './retention.ts';
 import { formatInterval } from './schedule-duration.ts';
@@ -176,7 +176,7 @@ export async function runPeriodicCheckpointer(
  */
 async function preDumpSupport(home: string): Promise<string> {
   try {
-    const criu = openCriu();
+    const criu = openCriu(home);
     try {
       const version = (await criu.version()).text;
       return (await criuTracksMemory(criu, version, home))

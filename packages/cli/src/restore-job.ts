@@ -204,7 +204,7 @@ async function runRestore(
     );
   }
   let fds: InheritedFds | undefined;
-  const criu = openCriu();
+  const criu = openCriu(store.home);
   const what = target === source ? `job ${source.id}` : `job ${target.id} (a copy of ${source.id})`;
   progress(`restoring ${what} from checkpoint ${number}…`);
   const started = performance.now();
