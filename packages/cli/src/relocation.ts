@@ -41,7 +41,7 @@ export interface RelocationInput {
 }
 
 /** True when `path` is `dir` or inside it. */
-function isWithin(path: string, dir: string): boolean {
+export function isWithin(path: string, dir: string): boolean {
   const rel = relative(dir, path);
   return rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'));
 }

@@ -87,6 +87,19 @@ describeWith([root, criu], 'cryopipe restore --as (two restores of one checkpoin
     expect(readFileSync(join(taken, 'count.txt'), 'utf8')).toBe('mine\n');
     expect(readdirSync(join(home, 'jobs')).sort()).toEqual(jobsBefore);
 
+    // Without --output-dir the copy's outputs live in its own job directory, and ps says so.
+    const again = cli('restore', 'orig', '--as', 'again', '--json');
+    expect(again.status, again.stderr).toBe(0);
+    const againOut = join(home, 'jobs', again.json().id, 'outputs', 'count.txt');
+    expect(
+      ps()
+        .find((j) => j.name === 'again')
+        ?.outputs.map((o) => o.path),
+    ).toEqual([againOut]);
+    expect(cli('wait', 'again').status).toBe(0);
+    expect(readFileSync(againOut, 'utf8')).toBe(expectedCount(n));
+    expect(cli('rm', 'again').status).toBe(0);
+
     const usage = cli('restore', 'orig', '--output-dir', taken);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/--output-dir only applies to a copy/);

@@ -17,6 +17,7 @@ import { waitForFreePids } from './pids.ts';
 import {
   copyCheckpointedBytes,
   type InheritedFds,
+  isWithin,
   type Move,
   openMoves,
   planRelocation,
@@ -111,7 +112,7 @@ export async function restoreJob(
     if (copy) {
       // Where its outputs are, for `ps` until the copy has checkpoints of its own.
       const outputs = moves
-        .filter((m) => m.record && !m.to.startsWith(`${store.jobDir(copy!.id)}/`))
+        .filter((m) => m.record && !isWithin(m.from, fromJobDir))
         .map((m) => m.to);
       copy = { ...copy, copyOf: { ...copy.copyOf!, outputs } };
       store.save(copy);

@@ -4,6 +4,7 @@ import type { Command } from '../command.ts';
 import { EXIT } from '../errors.ts';
 import { jobLiveness } from '../liveness.ts';
 import { formatBytes, formatDuration, table } from '../output.ts';
+import { isWithin } from '../relocation.ts';
 import { scheduleSummary } from '../schedule-summary.ts';
 
 export const ps: Command = {
@@ -17,13 +18,14 @@ export const ps: Command = {
     for (const job of store.list()) {
       const live = await jobLiveness(store, job);
       const checkpoints = store.checkpoints(job.id);
-      // The job's own logs are not outputs worth listing. A copy without checkpoints
-      // of its own writes where its restore put the outputs.
+      // The job's own logs are not outputs worth listing (a copy's outputs/ are). A copy
+      // without checkpoints of its own writes where its restore put the outputs.
+      const own = [store.runDir(job.id), store.logsDir(job.id)];
       const outputPaths = checkpoints.length
         ? checkpoints
             .at(-1)!
             .files.map((f) => f.path)
-            .filter((path) => !path.startsWith(`${store.jobDir(job.id)}/`))
+            .filter((path) => !own.some((dir) => isWithin(path, dir)))
         : (job.copyOf?.outputs ?? []);
       const outputs = outputPaths.map((path) => ({ path, bytes: sizeOf(path) }));
       rows.push({
