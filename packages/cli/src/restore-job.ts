@@ -120,7 +120,10 @@ export async function restoreJob(
       for (const move of moves) {
         if (!move.record) continue;
         const current = relocatedPath(move.from, fromJobDir, store.jobDir(fresh.id));
-        progress(`copying the checkpointed ${move.record.size} bytes of ${current} to ${move.to}…`);
+        if (move.record.size > 0)
+          progress(
+            `copying the checkpointed ${move.record.size} bytes of ${current} to ${move.to}…`,
+          );
         await copyCheckpointedBytes(current, move.to, move.record.size);
         created.push(move.to);
       }
