@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Total size of the regular files under `dir`. */
@@ -20,4 +20,26 @@ export function nextCheckpointNumber(checkpointsDir: string): number {
     if (m) max = Math.max(max, Number(m[1]));
   }
   return max + 1;
+}
+
+/**
+ * Numbers of the checkpoint directories (named N; partial ones are .tmp-*),
+ * ascending. `withMetadata`: only those with their checkpoint.json, the ones a
+ * restore would accept.
+ */
+export function checkpointNumbers(checkpointsDir: string, withMetadata = false): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(checkpointsDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter(
+      (n) =>
+        /^\d+$/.test(n) &&
+        (!withMetadata || existsSync(join(checkpointsDir, n, 'checkpoint.json'))),
+    )
+    .map(Number)
+    .sort((a, b) => a - b);
 }

@@ -179,7 +179,7 @@ export async function checkpointJob(
       }
       record ??= finalize(dumped, dumped.ms);
     } catch (err) {
-      throw withJobState(
+      throw await withJobState(
         CliError.is(err)
           ? err
           : new CliError(
@@ -337,9 +337,9 @@ async function dump(
   } catch (err) {
     // Our own post-dump work failed (e.g. no space for the metadata): criu aborted and resumed the tree.
     const cause = (err as Error).cause;
-    if (CliError.is(cause)) throw withJobState(cause, job);
+    if (CliError.is(cause)) throw await withJobState(cause, job);
     throw new CliError(
-      `checkpoint of job ${job.id} failed: ${describeCriuError(err)}\n${stateAfterFailure(job, true)}`,
+      `checkpoint of job ${job.id} failed: ${describeCriuError(err)}\n${await stateAfterFailure(job)}`,
       EXIT.failure,
       (/No space left on device/.test(describeCriuError(err))
         ? `free space where the images go (${imagesDir.replace(/\/jobs\/.*$/, '')}) or point CRYOPIPE_HOME elsewhere, then checkpoint again; `
@@ -357,16 +357,16 @@ async function dump(
  * After a failed dump: criu normally resumes the tree itself, but a criu that
  * died (SIGKILL, OOM) can leave it stopped. Resume it, and say where it stands.
  */
-function stateAfterFailure(job: JobRecord, shouldRun: boolean): string {
+async function stateAfterFailure(job: JobRecord): Promise<string> {
   const rootPid = job.rootPid;
   if (!isJobRoot(rootPid, job.id))
     return 'The job is no longer running; earlier checkpoints are intact.';
-  const resumed = shouldRun ? resumeStoppedTree(rootPid) : [];
+  const resumed = await resumeStoppedTree(rootPid);
   return `The job is still running${resumed.length ? ` (resumed stopped pids ${resumed.join(', ')})` : ''}; earlier checkpoints are intact.`;
 }
 
-function withJobState(err: CliError, job: JobRecord): CliError {
-  return new CliError(`${err.message}\n${stateAfterFailure(job, true)}`, err.exitCode, err.hint, {
+async function withJobState(err: CliError, job: JobRecord): Promise<CliError> {
+  return new CliError(`${err.message}\n${await stateAfterFailure(job)}`, err.exitCode, err.hint, {
     cause: err.cause,
   });
 }

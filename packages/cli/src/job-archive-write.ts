@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Pack, pack as tarPack } from 'tar-stream';
+import { checkpointNumbers } from './checkpoint-files.ts';
 import { readCheckpointMeta } from './checkpoint-meta.ts';
 import { CliError, EXIT } from './errors.ts';
 import { checkFile } from './file-state.ts';
@@ -11,7 +12,6 @@ import { zstdDone, zstdProcess } from './job-archive-zstd.ts';
 import type { JobRecord, JobStore } from './job-store.ts';
 import { isJobRoot } from './liveness.ts';
 import { acquireLock } from './lock.ts';
-import { completeCheckpointNumbers } from './retention.ts';
 
 /** Parts of a job directory that belong to one machine's moment, not to the job. */
 const SKIPPED = new Set(['lock', 'periodic', 'restore-logs']);
@@ -38,7 +38,7 @@ export async function writeJobArchive(
         `stop it with a checkpoint first ('cryopipe checkpoint ${fresh.id}'), then export`,
       );
     }
-    const checkpoints = completeCheckpointNumbers(store.checkpointsDir(fresh.id));
+    const checkpoints = checkpointNumbers(store.checkpointsDir(fresh.id), true);
     if (checkpoints.length === 0) {
       throw new CliError(
         `job ${fresh.id} has no complete checkpoint: an export could not be restored`,

@@ -1,7 +1,8 @@
-import { copyFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RestoreResult } from '@cryopipe/criu-client';
 import { isAdopted, restoreUnderKeeper } from './adopted-job.ts';
+import { checkpointNumbers } from './checkpoint-files.ts';
 import type { Progress } from './checkpoint-job.ts';
 import { assertCheckpointOf, type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
 import { describeCriuError, openCriu, requireRoot } from './criu.ts';
@@ -317,18 +318,4 @@ function copyRunFiles(fromRunDir: string, toRunDir: string): void {
       // Not there (an imported job without a status yet): the copy writes its own.
     }
   }
-}
-
-/** Numbers of the complete checkpoints (directories named N; partial ones are .tmp-*), ascending. */
-function checkpointNumbers(checkpointsDir: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(checkpointsDir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .sort((a, b) => a - b);
 }

@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkpointNumbers } from './checkpoint-files.ts';
 import type { JobStore } from './job-store.ts';
 import { acquireLock } from './lock.ts';
 
@@ -22,7 +23,7 @@ export async function applyRetention(
   });
   try {
     const dir = store.checkpointsDir(jobId);
-    const complete = completeCheckpointNumbers(dir);
+    const complete = checkpointNumbers(dir, true);
     const victims = complete.slice(0, Math.max(0, complete.length - Math.max(1, keep)));
     for (const n of victims) {
       const doomed = join(dir, `.tmp-${n}-${process.pid}`);
@@ -33,18 +34,4 @@ export async function applyRetention(
   } finally {
     release();
   }
-}
-
-/** Checkpoints that a restore would accept, ascending: a numbered directory with its metadata. */
-export function completeCheckpointNumbers(checkpointsDir: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(checkpointsDir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => /^\d+$/.test(n) && existsSync(join(checkpointsDir, n, 'checkpoint.json')))
-    .map(Number)
-    .sort((a, b) => a - b);
 }
