@@ -1,3 +1,5 @@
+import type { JobErrorCode } from '@cryopipe/jobs';
+
 /**
  * The one error type the CLI shows to users: what went wrong, and what to do.
  * `exitCode` follows the documented table in the README.
@@ -36,3 +38,13 @@ export class CliError extends Error {
     return typeof value === 'object' && value !== null && brand in value;
   }
 }
+
+/** The engine's error codes as the CLI's documented exit codes. */
+export const EXIT_FOR_CODE: Record<JobErrorCode, number> = {
+  FAILED: EXIT.failure,
+  USAGE: EXIT.usage,
+  NOT_FOUND: EXIT.notFound,
+  BUSY: EXIT.busy,
+  ENVIRONMENT: EXIT.environment,
+  REFUSED: EXIT.refused,
+};

@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
+import { JobError, JobStore, PipelineSyntaxError } from '@cryopipe/jobs';
 import { PipelineSpecError } from '@cryopipe/spawn';
 import type { Command, CommandContext } from './command.ts';
 import { commands } from './commands/index.ts';
-import { CliError, EXIT } from './errors.ts';
+import { CliError, EXIT, EXIT_FOR_CODE } from './errors.ts';
 import { commandHelp, mainHelp } from './help.ts';
-import { JobStore } from './job-store.ts';
 import { Output } from './output.ts';
-import { PipelineSyntaxError } from './pipeline-syntax.ts';
 import { VERSION } from './version.ts';
 
 const GLOBAL_OPTIONS = {
@@ -76,11 +75,17 @@ function parseCommandLine(command: Command, args: string[], out: Output): Comman
 }
 
 function report(err: unknown, out: Output): number {
-  if (CliError.is(err)) {
+  const known = CliError.is(err)
+    ? { exitCode: err.exitCode, code: undefined }
+    : JobError.is(err)
+      ? { exitCode: EXIT_FOR_CODE[err.code], code: err.code }
+      : undefined;
+  if (known) {
+    const { message, hint } = err as CliError | JobError;
     if (out.json)
-      out.result({ error: { message: err.message, hint: err.hint, exitCode: err.exitCode } });
-    out.error(err.message, err.hint);
-    return err.exitCode;
+      out.result({ error: { message, hint, exitCode: known.exitCode, code: known.code } });
+    out.error(message, hint);
+    return known.exitCode;
   }
   // Errors from the libraries carry their own clear messages; show them as they are.
   const e = err as Error & { hint?: string };

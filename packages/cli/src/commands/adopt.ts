@@ -1,7 +1,5 @@
-import { adoptProcess } from '../adopt-job.ts';
-import { planAdoption } from '../adopt-plan.ts';
+import { adoptProcess, planAdoption, requireRoot } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
-import { requireRoot } from '../criu.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { formatDuration } from '../output.ts';
 

@@ -1,4 +1,4 @@
-import { attachTerminal } from '../adopt-terminal.ts';
+import { attachTerminal } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';

@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import type { DumpStats } from '@cryopipe/criu-client';
-import { checkpointJob, type PreDumpMode } from '../checkpoint-job.ts';
+import { checkpointJob, type PreDumpMode, requireRoot } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
-import { requireRoot } from '../criu.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
 import { formatBytes, formatDuration } from '../output.ts';
@@ -62,16 +61,12 @@ this machine can.`,
       );
     }
     const stagingDir = values['staging-dir'] as string | undefined;
-    const { id, record, stats } = await checkpointJob(
-      store,
-      job,
-      {
-        leaveRunning,
-        preDump,
-        ...(stagingDir === undefined ? {} : { stagingDir: resolve(stagingDir) }),
-      },
-      (text) => out.progress(text),
-    );
+    const { id, record, stats } = await checkpointJob(store, job, {
+      leaveRunning,
+      preDump,
+      ...(stagingDir === undefined ? {} : { stagingDir: resolve(stagingDir) }),
+      onProgress: (text) => out.progress(text),
+    });
     out.result({
       id,
       checkpoint: record.number,

@@ -1,6 +1,6 @@
+import { blockingFindings, diagnoseTree, formatFindings } from '@cryopipe/jobs';
 import { ProcfsError } from '@cryopipe/procfs';
 import type { Command } from '../command.ts';
-import { blockingFindings, diagnoseTree, formatFindings } from '../diagnosis.ts';
 import { CliError, EXIT } from '../errors.ts';
 
 export const diagnose: Command = {

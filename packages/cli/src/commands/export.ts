@@ -1,11 +1,11 @@
 import { closeSync, createWriteStream, openSync, renameSync, rmSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { exportJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { writeJobArchive } from '../job-archive-write.ts';
 import { jobRef } from '../job-ref.ts';
 
-export const exportJob: Command = {
+export const exportCommand: Command = {
   name: 'export',
   summary: 'write a stopped job (checkpoints, logs, outputs) as one tar.zst stream',
   usage: 'JOB [-o FILE|-]',
@@ -44,7 +44,7 @@ machine or another one with the same CRYOPIPE_HOME path.`,
       sink = createWriteStream(partial, { flags: 'r+' });
     }
     try {
-      const manifest = await writeJobArchive(store, job, sink);
+      const manifest = await exportJob(store, job, sink);
       if (target !== '-') renameSync(partial, target);
       if (target !== '-') {
         out.result({

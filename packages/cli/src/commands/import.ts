@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
+import { importJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { readJobArchive } from '../job-archive-read.ts';
 
-export const importJob: Command = {
+export const importCommand: Command = {
   name: 'import',
   summary: "bring in a job made by 'cryopipe export', ready to restore",
   usage: '[FILE|-]',
@@ -27,7 +27,7 @@ path, so CRYOPIPE_HOME must be the same path as where it was exported.`,
       throw new CliError('no archive on stdin', EXIT.usage, 'give FILE, or pipe an export into it');
     }
     const source = file === '-' ? process.stdin : createReadStream(file);
-    const r = await readJobArchive(store, source);
+    const r = await importJob(store, source);
     out.result({
       id: r.manifest.jobId,
       checkpoints: r.manifest.checkpoints,

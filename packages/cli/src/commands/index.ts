@@ -1,18 +1,18 @@
 import type { Command } from '../command.ts';
-import { schedule } from '../schedule-command.ts';
 import { adopt } from './adopt.ts';
 import { attach } from './attach.ts';
 import { checkpoint } from './checkpoint.ts';
 import { diagnose } from './diagnose.ts';
 import { doctor } from './doctor.ts';
-import { exportJob } from './export.ts';
-import { importJob } from './import.ts';
+import { exportCommand } from './export.ts';
+import { importCommand } from './import.ts';
 import { kill } from './kill.ts';
 import { logs } from './logs.ts';
 import { ps } from './ps.ts';
 import { restore } from './restore.ts';
 import { rm } from './rm.ts';
 import { run } from './run.ts';
+import { schedule } from './schedule.ts';
 import { wait } from './wait.ts';
 
 /** In the order `cryopipe --help` lists them. */
@@ -26,8 +26,8 @@ export const commands: readonly Command[] = [
   kill,
   rm,
   schedule,
-  exportJob,
-  importJob,
+  exportCommand,
+  importCommand,
   doctor,
   diagnose,
   adopt,

@@ -1,8 +1,8 @@
 import { constants } from 'node:os';
+import { isJobRoot } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
-import { isJobRoot } from '../liveness.ts';
 
 export const kill: Command = {
   name: 'kill',

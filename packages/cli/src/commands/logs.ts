@@ -1,10 +1,9 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { jobLiveness, stageLogName } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { stageLogName } from '../job-files.ts';
 import { jobRef } from '../job-ref.ts';
-import { jobLiveness } from '../liveness.ts';
 
 export const logs: Command = {
   name: 'logs',

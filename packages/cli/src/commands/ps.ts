@@ -1,11 +1,9 @@
 import { statSync } from 'node:fs';
+import { isWithin, jobLiveness, scheduleSummary } from '@cryopipe/jobs';
 import { Procfs } from '@cryopipe/procfs';
 import type { Command } from '../command.ts';
 import { EXIT } from '../errors.ts';
-import { jobLiveness } from '../liveness.ts';
 import { formatBytes, formatDuration, table } from '../output.ts';
-import { isWithin } from '../relocation.ts';
-import { scheduleSummary } from '../schedule-summary.ts';
 
 export const ps: Command = {
   name: 'ps',

@@ -1,11 +1,9 @@
 import { resolve } from 'node:path';
+import { requireRoot, restoreJob, startPeriodicCheckpointer } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
-import { requireRoot } from '../criu.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
 import { formatDuration } from '../output.ts';
-import { startPeriodicCheckpointer } from '../periodic-checkpointer.ts';
-import { restoreJob } from '../restore-job.ts';
 
 export const restore: Command = {
   name: 'restore',
@@ -68,22 +66,18 @@ need a job started in its own PID namespace (the default of 'cryopipe run').`,
         "add --as NAME, or drop --output-dir: an in-place restore writes the job's own files",
       );
     }
-    const r = await restoreJob(
-      store,
-      job,
-      {
-        ...(from === undefined ? {} : { from }),
-        ...(copyName === undefined
-          ? {}
-          : {
-              copyName,
-              ...(outputDir === undefined ? {} : { outputDir: resolve(outputDir) }),
-              // The original may be busy with a checkpoint or another restore for a moment.
-              lockWaitMs: 60_000,
-            }),
-      },
-      (text) => out.progress(text),
-    );
+    const r = await restoreJob(store, job, {
+      ...(from === undefined ? {} : { from }),
+      ...(copyName === undefined
+        ? {}
+        : {
+            as: copyName,
+            ...(outputDir === undefined ? {} : { outputDir: resolve(outputDir) }),
+            // The original may be busy with a checkpoint or another restore for a moment.
+            lockWaitMs: 60_000,
+          }),
+      onProgress: (text) => out.progress(text),
+    });
     // A job that had periodic checkpoints gets its checkpointer back.
     if (job.schedule) startPeriodicCheckpointer(store, r.id);
     out.result({

@@ -1,8 +1,7 @@
+import { acquireLock, isJobRoot } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
-import { isJobRoot } from '../liveness.ts';
-import { acquireLock } from '../lock.ts';
 
 export const rm: Command = {
   name: 'rm',

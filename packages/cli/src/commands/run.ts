@@ -1,13 +1,6 @@
-import { spawnPipeline } from '@cryopipe/spawn';
+import { parseSchedule, startJob, waitForJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
-import type { JobRecord } from '../job-store.ts';
-import { startPeriodicCheckpointer } from '../periodic-checkpointer.ts';
-import { preflightPipeline } from '../pipeline-preflight.ts';
-import { sessionFreeEnv, toSpawnSpec } from '../pipeline-spec.ts';
-import { parsePipelineArgv, parsePipelineString } from '../pipeline-syntax.ts';
-import { parseSchedule } from '../schedule-options.ts';
-import { waitForJob } from '../wait-job.ts';
 
 export const run: Command = {
   name: 'run',
@@ -59,66 +52,32 @@ redirected; the last stage's stdout too.`,
         `put the pipeline after '--', e.g. cryopipe run -- cat in '|' gzip '>' out.gz`,
       );
     }
-    const syntax =
-      positionals.length === 1
-        ? parsePipelineString(positionals[0]!)
-        : parsePipelineArgv(positionals);
-    const command =
-      positionals.length === 1 ? positionals[0]! : positionals.map(quoteForDisplay).join(' ');
-    const cwd = process.cwd();
-    const env = sessionFreeEnv(process.env);
-    preflightPipeline(syntax, { cwd, env });
     const schedule = parseSchedule(
       { every: values['checkpoint-every'], keep: values.keep, stagingDir: values['staging-dir'] },
       '--checkpoint-every',
     );
-    const pidNamespace = !values['no-pid-namespace'] && process.geteuid?.() === 0;
-    if (!values['no-pid-namespace'] && !pidNamespace) {
+    const plainMode = Boolean(values['no-pid-namespace']);
+    if (!plainMode && process.geteuid?.() !== 0) {
       out.warn(
         'not root: the job runs without a PID namespace, and checkpoint and restore will need root (sudo)',
       );
     }
-    const id = store.create(values.name as string | undefined);
-    let handle: Awaited<ReturnType<typeof spawnPipeline>>;
-    try {
-      const spec = toSpawnSpec(syntax, { cwd, logsDir: store.logsDir(id), env: process.env });
-      handle = await spawnPipeline(spec, {
-        runDir: store.runDir(id),
-        pidNamespace: pidNamespace ? 'auto' : false,
-      });
-    } catch (err) {
-      store.remove(id); // nothing started: leave no half-made job behind
-      throw err;
-    }
-    const job: JobRecord = {
-      version: 1,
-      id,
+    const started = await startJob(store, {
+      pipeline: positionals.length === 1 ? positionals[0]! : positionals,
       ...(values.name ? { name: values.name as string } : {}),
-      command,
-      createdAt: new Date().toISOString(),
-      cwd,
-      pidNamespace: handle.mode === 'pidns',
-      phase: 'running',
-      rootPid: handle.rootPid,
-      launcherPid: handle.launcherPid,
-      restores: [],
+      ...(plainMode ? { pidNamespace: false } : {}),
       ...(schedule ? { schedule } : {}),
-    };
-    store.save(job);
-    const checkpointerPid = schedule ? startPeriodicCheckpointer(store, id) : undefined;
+    });
+    const { job } = started;
     out.result({
-      id,
+      id: job.id,
       name: job.name,
       rootPid: job.rootPid,
-      stages: handle.stages.map((s) => ({ argv: s.argv, pid: s.pid })),
-      ...(schedule ? { schedule, checkpointerPid } : {}),
+      stages: started.stages,
+      ...(schedule ? { schedule, checkpointerPid: started.checkpointerPid } : {}),
     });
-    out.line(job.name ? `${id} (${job.name})` : id);
+    out.line(job.name ? `${job.id} (${job.name})` : job.id);
     if (!values.wait) return EXIT.ok;
     return (await waitForJob(store, job)).exitCode;
   },
 };
-
-function quoteForDisplay(arg: string): string {
-  return /^[\w@%+=:,./|<>&-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}

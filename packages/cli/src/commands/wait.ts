@@ -1,6 +1,6 @@
+import { waitForJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { jobRef } from '../job-ref.ts';
-import { waitForJob } from '../wait-job.ts';
 
 export const wait: Command = {
   name: 'wait',

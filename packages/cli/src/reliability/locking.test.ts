@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { acquireLock } from '@cryopipe/jobs';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { until } from '../../test/cli-harness.ts';
@@ -12,7 +13,6 @@ import {
   processesWith,
   useFaultCli,
 } from '../../test/fault-harness.ts';
-import { acquireLock } from '../lock.ts';
 
 const packageDir = resolve(import.meta.dirname, '../..');
 const holderScript = resolve(packageDir, 'test/lock-holder.ts');

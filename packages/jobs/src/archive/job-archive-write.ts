@@ -1,0 +1,158 @@
+import { createReadStream, lstatSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type Pack, pack as tarPack } from 'tar-stream';
+import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
+import { readCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
+import { JobError } from '../errors.ts';
+import { checkFile } from '../integrity/file-state.ts';
+import type { JobRef, JobStore } from '../store/job-store.ts';
+import { isJobRoot } from '../store/liveness.ts';
+import { acquireLock } from '../store/lock.ts';
+import { type ArchivedOutput, type ExportManifest, MANIFEST_ENTRY } from './job-archive.ts';
+import { zstdDone, zstdProcess } from './job-archive-zstd.ts';
+
+/** Parts of a job directory that belong to one machine's moment, not to the job. */
+const SKIPPED = new Set(['lock', 'periodic', 'restore-logs']);
+
+/**
+ * Streams a stopped job as tar.zst into `sink`: tar-stream packs entries one
+ * file at a time into the system zstd, whose output goes straight to the
+ * sink. Holds the job lock throughout, so no checkpoint, restore or
+ * retention changes what is being read.
+ */
+export async function exportJob(
+  store: JobStore,
+  ref: JobRef,
+  sink: Writable,
+): Promise<ExportManifest> {
+  const job = store.resolve(ref);
+  // A checkpointer finishing its last checkpoint may hold the lock for a moment.
+  const release = await acquireLock(store.lockPath(job.id), 'export', { waitMs: 30_000 });
+  try {
+    const fresh = store.load(job.id);
+    if (isJobRoot(fresh.rootPid, fresh.id)) {
+      throw new JobError(
+        `job ${fresh.id} is running: its outputs keep changing, so an export would not match any checkpoint`,
+        'FAILED',
+        `stop it with a checkpoint first ('cryopipe checkpoint ${fresh.id}'), then export`,
+      );
+    }
+    const checkpoints = checkpointNumbers(store.checkpointsDir(fresh.id), true);
+    if (checkpoints.length === 0) {
+      throw new JobError(
+        `job ${fresh.id} has no complete checkpoint: an export could not be restored`,
+        'NOT_FOUND',
+        `checkpoint it while it runs ('cryopipe checkpoint ${fresh.id}')`,
+      );
+    }
+    const jobDir = store.jobDir(fresh.id);
+    const newest = readCheckpointMeta(store.checkpointDir(fresh.id, checkpoints.at(-1)!));
+    const outputs: ArchivedOutput[] = newest.files
+      .filter((f) => !f.path.startsWith(`${jobDir}/`))
+      .map((f, i) => ({ entry: `outputs/${i}`, ...f, mode: permissions(f.path) }));
+    // Only the first `size` bytes go in: what the newest checkpoint expects.
+    const problems = outputs
+      .map(checkFile)
+      .filter((c) => c.action === 'refuse')
+      .map((c) => `  ${c.path}: ${(c as { reason: string }).reason}`);
+    if (problems.length) {
+      throw new JobError(
+        `job ${fresh.id} can't be exported: its newest checkpoint no longer matches its outputs:\n${problems.join('\n')}`,
+        'REFUSED',
+        'put the files back as they were at the checkpoint',
+      );
+    }
+    const manifest: ExportManifest = {
+      format: 1,
+      jobId: fresh.id,
+      jobDir,
+      exportedAt: new Date().toISOString(),
+      checkpoints,
+      outputs,
+    };
+
+    const zstd = zstdProcess(['-c', '-T0'], 'pipe');
+    const done = zstdDone(zstd);
+    const sent = pipeline(zstd.stdout!, sink, { end: sink !== process.stdout });
+    const pack = tarPack();
+    const packed = pipeline(pack, zstd.stdin!);
+    for (const p of [done, sent, packed]) p.catch(() => {}); // awaited below
+    await addBuffer(pack, MANIFEST_ENTRY, Buffer.from(JSON.stringify(manifest, null, 2)));
+    await addTree(pack, jobDir, 'job', (rel) => included(rel, checkpoints));
+    for (const o of outputs) await addFile(pack, o.path, o.entry, o.size, 0o600);
+    pack.finalize();
+    await Promise.all([packed, done, sent]);
+    return manifest;
+  } finally {
+    release();
+  }
+}
+
+/** Which paths of the job directory (relative to it) go into the archive. */
+function included(rel: string, checkpoints: number[]): boolean {
+  const [top, second] = rel.split('/');
+  if (SKIPPED.has(top!) || top!.endsWith('.tmp') || /\.tmp-\d+$/.test(top!)) return false;
+  if (top === 'checkpoints' && second !== undefined)
+    return checkpoints.includes(Number(second)) && /^\d+$/.test(second);
+  return true;
+}
+
+function addBuffer(pack: Pack, name: string, data: Buffer, mode = 0o600): Promise<void> {
+  return new Promise((resolve, reject) =>
+    pack.entry({ name, size: data.length, mode, type: 'file' }, data, (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+}
+
+async function addFile(
+  pack: Pack,
+  path: string,
+  name: string,
+  size: number,
+  mode: number,
+): Promise<void> {
+  if (size === 0) return addBuffer(pack, name, Buffer.alloc(0), mode);
+  let finished!: Promise<void>;
+  const entry = (() => {
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    finished = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return pack.entry({ name, size, mode, type: 'file' }, (err) => (err ? reject(err) : resolve()));
+  })();
+  await pipeline(createReadStream(path, { start: 0, end: size - 1 }), entry);
+  await finished;
+}
+
+async function addTree(
+  pack: Pack,
+  dir: string,
+  name: string,
+  keep: (relative: string) => boolean,
+  relative = '',
+): Promise<void> {
+  await new Promise<void>((resolve, reject) =>
+    pack.entry({ name: `${name}/`, mode: 0o700, type: 'directory' }, (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+  for (const child of readdirSync(dir).sort()) {
+    const rel = relative ? `${relative}/${child}` : child;
+    if (!keep(rel)) continue;
+    const path = join(dir, child);
+    const st = lstatSync(path);
+    if (st.isDirectory()) await addTree(pack, path, `${name}/${child}`, keep, rel);
+    else if (st.isFile()) await addFile(pack, path, `${name}/${child}`, st.size, st.mode & 0o777);
+    // Sockets, fifos and symlinks have no place in a job directory: left out.
+  }
+}
+
+/** A file's permission bits (CRIU checks them on restore). */
+function permissions(path: string): number {
+  return statSync(path).mode & 0o777;
+}

@@ -1,0 +1,96 @@
+/**
+ * @cryopipe/jobs — the cryopipe job engine as a library.
+ *
+ * Start a pipeline so CRIU can checkpoint it, checkpoint it (live or
+ * stopping), restore it (in place or as a copy), wait for it, export it as
+ * an archive and import it elsewhere. Every failure is a {@link JobError}
+ * with a `code` and a hint; nothing here prints or exits.
+ *
+ * @packageDocumentation
+ */
+
+// Adoption of a job already running in a terminal.
+export { type AdoptOutcome, adoptProcess } from './adopt/adopt-job.ts';
+export { type AdoptPlan, planAdoption } from './adopt/adopt-plan.ts';
+export { attachTerminal } from './adopt/adopt-terminal.ts';
+// Archives.
+export type { ArchivedOutput, ExportManifest } from './archive/job-archive.ts';
+export { type ImportOutcome, importJob } from './archive/job-archive-read.ts';
+export { exportJob } from './archive/job-archive-write.ts';
+// Checkpoints.
+export {
+  type CheckpointOptions,
+  type CheckpointOutcome,
+  checkpointJob,
+  type PreDumpMode,
+} from './checkpoint/checkpoint-job.ts';
+export type { CheckpointMeta } from './checkpoint/checkpoint-meta.ts';
+// Diagnosis of any process tree.
+export {
+  blockingFindings,
+  diagnoseSnapshot,
+  diagnoseTree,
+  type Evidence,
+  type Finding,
+  formatFindings,
+  type Severity,
+} from './diagnose/diagnosis.ts';
+export { JobError, type JobErrorCode } from './errors.ts';
+export { formatBytes, formatDuration } from './format.ts';
+export {
+  checkFile,
+  type FileCheck,
+  type FileOpen,
+  type FileRecord,
+  reconcileFiles,
+  recordFile,
+} from './integrity/file-state.ts';
+export { assertImagesPrivate } from './integrity/image-safety.ts';
+// The machine: root, criu.
+export { requireRoot } from './machine/criu.ts';
+export { toSpawnSpec } from './pipeline/pipeline-spec.ts';
+// Pipelines.
+export {
+  MAX_FD,
+  type PipelineSyntax,
+  PipelineSyntaxError,
+  parsePipelineArgv,
+  parsePipelineString,
+  type Redirection,
+  type StageSyntax,
+} from './pipeline/pipeline-syntax.ts';
+export { type StartedJob, type StartJobOptions, startJob } from './pipeline/start-job.ts';
+export { noProgress, type Progress } from './progress.ts';
+export { isWithin } from './restore/relocation.ts';
+export { type RestoreOptions, type RestoreOutcome, restoreJob } from './restore/restore-job.ts';
+// Periodic checkpoints.
+export {
+  type CheckpointerState,
+  runningCheckpointer,
+  runPeriodicCheckpointer,
+  startPeriodicCheckpointer,
+} from './schedule/periodic-checkpointer.ts';
+export { formatInterval, parseDuration, parseKeep } from './schedule/schedule-duration.ts';
+export { parseSchedule } from './schedule/schedule-options.ts';
+export { type ScheduleSummary, scheduleSummary } from './schedule/schedule-summary.ts';
+export { setSchedule } from './schedule/set-schedule.ts';
+// The job store.
+export { cryopipeHome } from './store/home.ts';
+export { stageLogName } from './store/job-files.ts';
+export {
+  type CheckpointRecord,
+  type JobPhase,
+  type JobRecord,
+  type JobRef,
+  type JobSchedule,
+  JobStore,
+} from './store/job-store.ts';
+export {
+  isJobRoot,
+  type JobState,
+  jobLiveness,
+  jobState,
+  type Liveness,
+} from './store/liveness.ts';
+export { acquireLock, type LockHolder } from './store/lock.ts';
+export { waitForJob } from './store/wait-job.ts';

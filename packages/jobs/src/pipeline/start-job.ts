@@ -1,0 +1,103 @@
+import { spawnPipeline } from '@cryopipe/spawn';
+import { JobError } from '../errors.ts';
+import { startPeriodicCheckpointer } from '../schedule/periodic-checkpointer.ts';
+import type { JobRecord, JobSchedule, JobStore } from '../store/job-store.ts';
+import { preflightPipeline } from './pipeline-preflight.ts';
+import { sessionFreeEnv, toSpawnSpec } from './pipeline-spec.ts';
+import { parsePipelineArgv, parsePipelineString } from './pipeline-syntax.ts';
+
+export interface StartJobOptions {
+  /**
+   * The pipeline: one string in the supported shell subset
+   * (`'ffmpeg … | aomenc … > out.ivf'`), or argv words with the operators as
+   * separate words (`['cat', 'in', '|', 'gzip', '>', 'out.gz']`).
+   */
+  pipeline: string | readonly string[];
+  /** A unique name to use instead of the generated id. */
+  name?: string;
+  /** Working directory of every stage (default: this process's). */
+  cwd?: string;
+  /** Environment of the stages (default: this process's); terminal-session variables are dropped. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Run the dump root as PID 1 of a fresh PID namespace, so restores never
+   * collide on pids (default: true when root; needs root).
+   */
+  pidNamespace?: boolean;
+  /** Periodic live checkpoints, started with the job (needs root). */
+  schedule?: JobSchedule;
+}
+
+export interface StartedJob {
+  job: JobRecord;
+  stages: { argv: readonly string[]; pid: number }[];
+  /** Pid of the periodic checkpointer, when a schedule was given. */
+  checkpointerPid?: number;
+}
+
+/**
+ * Starts a pipeline the checkpointable way: every problem the pipeline string
+ * can show (syntax, missing commands, unreadable inputs, unwritable outputs)
+ * is reported before anything starts, then the stages start under the static
+ * launcher and the job is recorded. Nothing is left behind when it fails.
+ */
+export async function startJob(store: JobStore, opts: StartJobOptions): Promise<StartedJob> {
+  const syntax =
+    typeof opts.pipeline === 'string'
+      ? parsePipelineString(opts.pipeline)
+      : parsePipelineArgv([...opts.pipeline]);
+  const command =
+    typeof opts.pipeline === 'string'
+      ? opts.pipeline
+      : opts.pipeline.map(quoteForDisplay).join(' ');
+  const cwd = opts.cwd ?? process.cwd();
+  const callerEnv = opts.env ?? process.env;
+  preflightPipeline(syntax, { cwd, env: sessionFreeEnv(callerEnv) });
+  const root = process.geteuid?.() === 0;
+  if (opts.pidNamespace && !root) {
+    throw new JobError(
+      'a PID namespace needs root',
+      'ENVIRONMENT',
+      'run as root, or start the job without a PID namespace',
+    );
+  }
+  const pidNamespace = opts.pidNamespace ?? root;
+  const id = store.create(opts.name);
+  let handle: Awaited<ReturnType<typeof spawnPipeline>>;
+  try {
+    const spec = toSpawnSpec(syntax, { cwd, logsDir: store.logsDir(id), env: callerEnv });
+    handle = await spawnPipeline(spec, {
+      runDir: store.runDir(id),
+      pidNamespace: pidNamespace ? 'auto' : false,
+    });
+  } catch (err) {
+    store.remove(id); // nothing started: leave no half-made job behind
+    throw err;
+  }
+  const job: JobRecord = {
+    version: 1,
+    id,
+    ...(opts.name ? { name: opts.name } : {}),
+    command,
+    createdAt: new Date().toISOString(),
+    cwd,
+    pidNamespace: handle.mode === 'pidns',
+    phase: 'running',
+    rootPid: handle.rootPid,
+    launcherPid: handle.launcherPid,
+    restores: [],
+    ...(opts.schedule ? { schedule: opts.schedule } : {}),
+  };
+  store.save(job);
+  const checkpointerPid = opts.schedule ? startPeriodicCheckpointer(store, id) : undefined;
+  return {
+    job,
+    stages: handle.stages.map((s) => ({ argv: s.argv, pid: s.pid })),
+    ...(checkpointerPid !== undefined ? { checkpointerPid } : {}),
+  };
+}
+
+/** An argv word as a shell would need it quoted, for display only. */
+function quoteForDisplay(arg: string): string {
+  return /^[\w@%+=:,./|<>&-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,25 @@
+import type { JobRecord, JobStore } from '../store/job-store.ts';
+import { runningCheckpointer } from './periodic-checkpointer.ts';
+import { formatInterval } from './schedule-duration.ts';
+
+export interface ScheduleSummary {
+  everyMs: number;
+  keep?: number;
+  /** The background checkpointer's pid while it runs. */
+  checkpointerPid?: number;
+  /** For the EVERY column: `5m/3 (1234)`: every 5 minutes, keep 3, checkpointer pid 1234 while it runs. */
+  text: string;
+}
+
+/** A job's schedule as `ps` shows it, or undefined for a job without one. */
+export function scheduleSummary(store: JobStore, job: JobRecord): ScheduleSummary | undefined {
+  if (!job.schedule) return undefined;
+  const pid = runningCheckpointer(store, job.id);
+  const keep = job.schedule.keep;
+  return {
+    everyMs: job.schedule.everyMs,
+    ...(keep ? { keep } : {}),
+    ...(pid ? { checkpointerPid: pid } : {}),
+    text: `${formatInterval(job.schedule.everyMs)}${keep ? `/${keep}` : ''}${pid ? ` (${pid})` : ''}`,
+  };
+}
