@@ -11,6 +11,8 @@ try {
   setInterval(() => {}, 1 << 30);
 } catch (err) {
   const exitCode = JobError.is(err) ? EXIT_FOR_CODE[err.code] : 1;
-  process.stdout.write(`${JobError.is(err) ? `busy ${exitCode}` : 'error'}: ${(err as Error).message}\n`);
+  process.stdout.write(
+    `${JobError.is(err) ? `busy ${exitCode}` : 'error'}: ${(err as Error).message}\n`,
+  );
   process.exit(exitCode);
 }
