@@ -91,6 +91,7 @@ export {
   jobLiveness,
   jobState,
   type Liveness,
+  liveRoot,
 } from './store/liveness.ts';
 export { acquireLock, type LockHolder } from './store/lock.ts';
 export { waitForJob } from './store/wait-job.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { JobError } from '../errors.ts';
 import { stageLogName } from '../store/job-files.ts';
 import type { JobRecord, JobStore } from '../store/job-store.ts';
-import { isJobRoot } from '../store/liveness.ts';
+import { isJobRoot, liveRoot } from '../store/liveness.ts';
 
 /** Ctrl-]: the detach key, as in telnet; never typed into the job. */
 const DETACH = 0x1d;
@@ -19,7 +19,7 @@ export async function attachTerminal(
   job: JobRecord,
   progress: (text: string) => void,
 ): Promise<'detached' | 'job-ended'> {
-  if (!isJobRoot(job.rootPid, job.id))
+  if (liveRoot(store, job) === undefined)
     throw new JobError(`job ${job.id} is not running`, 'FAILED', "see 'cryopipe ps'");
   let input: number;
   try {
@@ -78,7 +78,7 @@ export async function attachTerminal(
     });
     const timer = setInterval(() => {
       follow();
-      if (!stdinEnded && !isJobRoot(job.rootPid, job.id)) finish('job-ended');
+      if (!stdinEnded && !isJobRoot(store, job, job.rootPid)) finish('job-ended');
     }, 50);
   });
 }
