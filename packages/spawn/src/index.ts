@@ -12,7 +12,12 @@ export {
 export type { PipelineHandle, StageHandle } from './handle.ts';
 export { type KeeperOptions, type KeeperStarted, startKeeper } from './keeper.ts';
 export { LAUNCHER_ENV, launcherPath, launcherVersion } from './launcher-path.ts';
-export type { PipelineResult, StageResult } from './result.ts';
+export type {
+  ExecError,
+  ExecPhase,
+  PipelineResult,
+  StageResult,
+} from './result.ts';
 export { RUN_DIR_FD } from './run-dir.ts';
 export {
   parseRunStatus,
