@@ -10,8 +10,8 @@
 #ifndef CRYOPIPE_FACTS_H
 #define CRYOPIPE_FACTS_H
 
-#if !defined(FACT_VERSION) || !defined(FACT_SPEC_HEADER) || !defined(FACT_MAX_STAGES) ||         \
-    !defined(FACT_MAX_FDS_PER_STAGE) || !defined(FACT_MAX_FD) || !defined(FACT_MAX_PIPES) ||      \
+#if !defined(FACT_VERSION) || !defined(FACT_SPEC_HEADER) || !defined(FACT_MAX_STAGES) ||     \
+    !defined(FACT_MAX_FDS_PER_STAGE) || !defined(FACT_MAX_FD) || !defined(FACT_MAX_PIPES) || \
     !defined(FACT_RUN_DIR_FD) || !defined(FACT_DEFAULT_PATH)
 #error "build with scripts/build-launcher.mjs: it passes the facts of src/facts.json as -D flags"
 #endif

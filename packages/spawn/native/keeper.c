@@ -172,9 +172,10 @@ static pid_t start_criu(const char *criu, const char *images, int slave) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   dup2(slave, 0); /* criu's shell-job restore inherits this terminal for the job */
   dup2(2, 1);
-  char *argv[] = {(char *)criu,    "restore",   "-D",          (char *)images, "--shell-job",
-                  "--restore-detached", "--pidfile", pidfile,        "-W",          (char *)run_dir,
-                  "-o",                 "restore.log", "-v4",       NULL};
+  char *argv[] = {
+      (char *)criu, "restore", "-D", (char *)images,  "--shell-job", "--restore-detached",
+      "--pidfile",  pidfile,   "-W", (char *)run_dir, "-o",          "restore.log",
+      "-v4",        NULL};
   execv(criu, argv);
   log_line("exec %s: %s", criu, strerror(errno));
   _exit(127);
