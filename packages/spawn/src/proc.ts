@@ -94,9 +94,10 @@ function runDirArgument(pid: number): string | undefined {
  * 2. its executable is named `cryopipe-launch` (also when that file was
  *    replaced since: "(deleted)"), or is the file `$CRYOPIPE_LAUNCHER` names;
  * 3. it belongs to `runDir`: when it holds a directory on RUN_DIR_FD (every
- *    launcher and namespace init does), that directory is `runDir`, compared
+ *    launcher, namespace init and keeper does), that directory is `runDir`, compared
  *    as the kernel names it, so symlinks in `runDir` do not matter. Only
- *    without one (a keeper) does the command line decide:
+ *    without one (a launcher or keeper built before they held one) does the
+ *    command line decide:
  *    `cryopipe-launch RUNDIR` or `cryopipe-launch --keep RUNDIR …`. The
  *    descriptor wins because a copy restored into another run directory
  *    (CRIU inherit-fd) keeps the original's command line.
