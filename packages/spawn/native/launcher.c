@@ -742,17 +742,18 @@ static int all_done(void) {
 }
 
 /*
- * Job control. The dump root leads a new session (in PID-namespace mode, a
- * session of the new namespace), so the pipeline has no controlling terminal:
+ * Job control. The dump root leads a new session (in PID-namespace mode the
+ * namespace init does this), so the pipeline has no controlling terminal:
  * nothing a terminal does (hangup on close, SIGINT from ^C, SIGTTIN/SIGTTOU
  * for a background read or write) can reach a stage, and CRIU never finds a
- * terminal it would need --shell-job for. The stages stay in this session and
- * in the dump root's process group; they never get a terminal either, since
- * every descriptor they hold is named in the spec. Signals for the pipeline
- * (TERM, INT, HUP, USR1, USR2) arrive at the dump root and are passed to each
- * live stage one by one, not to the process group: the group also holds the
- * dump root itself. setsid fails only when we already lead a process group:
- * fine if it is the session we wanted, an error otherwise.
+ * terminal it would need --shell-job for. The stages stay in this session
+ * and in the dump root's process group. None of them leads the session, so
+ * even a stage that opens a terminal cannot make it its controlling one.
+ * Signals for the pipeline (TERM, INT, HUP, USR1, USR2) arrive at the dump
+ * root and are passed to each live stage one by one, not to the process
+ * group, which also holds the dump root itself. setsid fails only when we
+ * already lead a process group: fine if that is our own session, an error
+ * otherwise.
  */
 static void become_session_leader(void) {
   if (setsid() < 0 && getsid(0) != getpid()) {
