@@ -39,11 +39,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "compiler.h"
 #include "facts.h"
 #include "status.h"
-
-#define NORETURN __attribute__((noreturn))
-#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
 
 static const char *run_dir;
 static pid_t criu_pid;

@@ -40,11 +40,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compiler.h"
 #include "facts.h"
 #include "status.h"
-
-#define NORETURN __attribute__((noreturn))
-#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
 
 /* What a stage's descriptor is opened from. */
 enum src_kind { SRC_NULL, SRC_FILE, SRC_PIPE, SRC_DUP };

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "status.h"
 
+#include "compiler.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -36,7 +38,7 @@ const char *exec_phase_name(enum exec_phase phase) {
   return phase_names[phase];
 }
 
-__attribute__((format(printf, 1, 2))) static void put(const char *fmt, ...) {
+PRINTF_LIKE(1, 2) static void put(const char *fmt, ...) {
   for (;;) {
     va_list ap;
     va_start(ap, fmt);
