@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { stageLogName } from '@cryopipe/spawn';
 import { JobError } from '../errors.ts';
-import { stageLogName } from '../store/job-files.ts';
 import type { JobRecord, JobStore } from '../store/job-store.ts';
 import { isJobRoot, liveRoot } from '../store/liveness.ts';
 
@@ -31,7 +31,7 @@ export async function attachTerminal(
       "see its output with 'cryopipe logs'",
     );
   }
-  const log = join(store.logsDir(job.id), stageLogName(1));
+  const log = join(store.logsDir(job.id), stageLogName(0));
   let offset = sizeOf(log);
   const follow = () => {
     const size = sizeOf(log);

@@ -42,6 +42,8 @@ export interface JobRecord {
   createdAt: string;
   cwd: string;
   pidNamespace: boolean;
+  /** The file-mode mask the stages run with: the caller's at `run` (CRIU restores it with them). */
+  umask?: number;
   phase: JobPhase;
   /** Host pid of the dump root in its current incarnation (changes on restore). */
   rootPid: number;

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { RUN_DIR_FD } from '@cryopipe/spawn';
+import { isLauncherFor } from '@cryopipe/spawn';
 
 /**
  * Finding a job's running tree from the live system rather than from
@@ -35,24 +35,13 @@ export function realRunDir(runDir: string): string {
   }
 }
 
-/** A live (non-zombie) cryopipe launcher or keeper. */
-function isLiveLauncher(pid: number): boolean {
-  const stat = read(`/proc/${pid}/stat`);
-  if (stat === undefined || /^ Z /.test(stat.slice(stat.lastIndexOf(')') + 1))) return false;
-  return /cryopipe-launch/.test(link(`/proc/${pid}/exe`) ?? '');
-}
-
 /**
- * Does the launcher at `pid` serve `runDir`? By the run directory it holds
- * on RUN_DIR_FD; launchers without that descriptor (keepers, older
- * launchers) by the run directory in their argv.
+ * Does the launcher at `pid` serve `runDir`? @cryopipe/spawn's one rule: a
+ * live cryopipe launcher (or keeper) holding that directory on RUN_DIR_FD,
+ * or naming it in argv when it holds no directory there.
  */
 export function servesRunDir(pid: number, runDir: string): boolean {
-  if (!pid || !isLiveLauncher(pid)) return false;
-  const held = link(`/proc/${pid}/fd/${RUN_DIR_FD}`);
-  if (held?.endsWith('/run')) return held === runDir;
-  const argv = (read(`/proc/${pid}/cmdline`) ?? '').split('\0');
-  return argv.some((arg) => arg.replace(/\/+$/, '') === runDir);
+  return pid > 0 && isLauncherFor(pid, runDir);
 }
 
 /** `NSpid:` of a process: its pid in each namespace, the host's first. */
