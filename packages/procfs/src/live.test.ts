@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binary, describeWith, root } from '@cryopipe/testkit';
@@ -70,6 +70,18 @@ describeWith([root], 'live: every process on this machine', () => {
     expect(fds.length).toBeGreaterThan(2);
     expect(fds.some((d) => d.kind === 'anon' && d.anonKind === 'eventpoll')).toBe(true);
     for (const d of fds) expect(d.kind).not.toBe('unknown');
+  });
+
+  it('reads one descriptor, raw or classified, and says NOT_FOUND for one not open', async () => {
+    const me = procfs.process(process.pid);
+    const fds = await me.fds({ sockets: false });
+    const some = fds[fds.length - 1]!;
+    expect(await me.fdTarget(some.fd)).toBe(some.target);
+    expect(await me.fd(some.fd)).toEqual(some);
+    const err = await me.fd(1_000_000).catch((e: unknown) => e);
+    expect(ProcfsError.is(err, 'NOT_FOUND')).toBe(true);
+    expect(await me.comm()).toBe(readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim());
+    expect(await me.isAlive()).toBe(true);
   });
 });
 

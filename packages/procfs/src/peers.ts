@@ -1,4 +1,4 @@
-import type { Descriptor } from './descriptor.ts';
+import { type Descriptor, fileIdentity } from './descriptor.ts';
 import type { AccessMode } from './fdinfo.ts';
 import type { OutsideHolder, Snapshot } from './snapshot.ts';
 
@@ -23,8 +23,12 @@ export interface PipeConnection {
   kind: 'pipe' | 'fifo';
   /** Pipe inode (pipefs) or the FIFO's inode on its filesystem. */
   inode: number;
-  /** FIFO path; undefined for anonymous pipes. */
+  /** The FIFO's st_dev: with `inode`, what identifies it. Undefined for pipes (all in one pipefs). */
+  device?: number | undefined;
+  /** FIFO path as the first holder's link shows it; undefined for anonymous pipes. */
   path?: string | undefined;
+  /** The FIFO has been removed from the file system (link count 0); undefined for pipes. */
+  deleted?: boolean | undefined;
   readers: PipeEndHolder[];
   writers: PipeEndHolder[];
   readEnd: EndLocation;
@@ -57,13 +61,17 @@ export function pipePeers(snapshot: Snapshot): PipeConnection[] {
   for (const proc of snapshot.processes.values()) {
     for (const d of proc.fds) {
       if (d.kind !== 'pipe' && d.kind !== 'fifo') continue;
-      const key = d.kind === 'pipe' ? `pipe:${d.inode}` : `fifo:${d.path}`;
+      // Identity, never path: after `rm f; mkfifo f` two FIFOs share a path. Pipes all live in the
+      // kernel's one pipefs, so their inode alone identifies them.
+      const key = d.kind === 'pipe' ? `pipe:${d.inode}` : `fifo:${fileIdentity(d.device, d.inode)}`;
       let conn = byKey.get(key);
       if (!conn) {
         conn = {
           kind: d.kind,
           inode: d.inode,
+          device: d.kind === 'fifo' ? d.device : undefined,
           path: d.kind === 'fifo' ? d.path : undefined,
+          deleted: d.kind === 'fifo' ? d.deleted : undefined,
           readers: [],
           writers: [],
           readEnd: 'unknown',
@@ -78,7 +86,9 @@ export function pipePeers(snapshot: Snapshot): PipeConnection[] {
   const outside = snapshot.outside;
   for (const conn of byKey.values()) {
     const holders: OutsideHolder[] | undefined =
-      conn.kind === 'pipe' ? outside?.pipes.get(conn.inode) : outside?.fifos.get(conn.path ?? '');
+      conn.kind === 'pipe'
+        ? outside?.pipes.get(conn.inode)
+        : outside?.fifos.get(fileIdentity(conn.device ?? 0, conn.inode));
     for (const h of holders ?? [])
       addByAccess(conn, { pid: h.pid, fd: h.fd, comm: h.comm, inside: false }, h.access);
     conn.readEnd = locate(conn.readers, outside !== undefined);
@@ -128,7 +138,10 @@ export interface WritableFile {
   pid: number;
   fd: number;
   path: string;
+  /** No links left: CRIU saves its contents (ghost file). See FileDescriptor.deleted. */
   deleted: boolean;
+  /** The name it was opened by was removed; the file lives on under another link. */
+  pathRemoved?: boolean | undefined;
   size?: number | undefined;
   pos?: number | undefined;
   access: AccessMode;
@@ -146,6 +159,7 @@ export function writableFiles(snapshot: Snapshot): WritableFile[] {
         fd: d.fd,
         path: d.path,
         deleted: d.deleted,
+        pathRemoved: d.pathRemoved,
         size: d.size,
         pos: d.pos,
         access: d.access,
