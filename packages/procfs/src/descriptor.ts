@@ -58,17 +58,21 @@ export interface FileDescriptor extends DescriptorBase, PathFacts {
   path: string;
   /** Current size of the file in bytes; CRIU refuses to restore a writable file whose size changed. */
   size?: number | undefined;
+  /** st_ino (or fdinfo ino, Linux 5.14+, when stat was not read). */
   inode?: number | undefined;
-  /** File offset (fdinfo pos). */
+  /** File offset in bytes (fdinfo pos). */
   pos?: number | undefined;
-  /** open(2) flags from fdinfo. */
+  /** open(2) flags from fdinfo, e.g. 0o100001 = O_LARGEFILE|O_WRONLY. */
   flags?: number | undefined;
+  /** O_APPEND: every write goes to the end, whatever `pos` says. */
   append?: boolean | undefined;
+  /** Mount id of the file's mount, matching mountinfo's first field (fdinfo mnt_id, Linux 3.15+). */
   mntId?: number | undefined;
 }
 export interface DirectoryDescriptor extends DescriptorBase, PathFacts {
   kind: 'directory';
   path: string;
+  /** st_ino. */
   inode?: number | undefined;
 }
 /**
@@ -77,6 +81,7 @@ export interface DirectoryDescriptor extends DescriptorBase, PathFacts {
  */
 export interface PipeDescriptor extends DescriptorBase {
   kind: 'pipe';
+  /** The pipefs inode, from the link "pipe:[INODE]"; both ends of one pipe share it. */
   inode: number;
 }
 /**
@@ -98,13 +103,16 @@ export function fileIdentity(device: number, inode: number): string {
 }
 export interface SocketDescriptor extends DescriptorBase {
   kind: 'socket';
+  /** The sockfs inode, from the link "socket:[INODE]"; the key of the net tables. */
   inode: number;
   /** From the process's own /proc/PID/net tables; undefined for families not listed there (packet, raw, vsock, ...). */
   socket?: SocketInfo | undefined;
 }
 export interface TerminalDescriptor extends DescriptorBase {
   kind: 'terminal';
+  /** e.g. /dev/pts/3 or /dev/tty1. */
   path: string;
+  /** Which terminal, decoded from st_rdev. */
   device: TerminalDevice;
 }
 export interface PtyMasterDescriptor extends DescriptorBase {
@@ -116,6 +124,7 @@ export interface PtyMasterDescriptor extends DescriptorBase {
 export interface DeviceDescriptor extends DescriptorBase {
   kind: 'char-device' | 'block-device';
   path: string;
+  /** Device major and minor numbers, from st_rdev. */
   major: number;
   minor: number;
 }
@@ -127,8 +136,11 @@ export interface AnonDescriptor extends DescriptorBase {
 }
 export interface MemfdDescriptor extends DescriptorBase {
   kind: 'memfd';
+  /** The name given to memfd_create(2) (the link reads "/memfd:NAME (deleted)"). */
   name: string;
+  /** Size in bytes. */
   size?: number | undefined;
+  /** st_ino. */
   inode?: number | undefined;
 }
 export interface NamespaceDescriptor extends DescriptorBase {

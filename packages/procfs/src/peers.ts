@@ -5,7 +5,9 @@ import type { OutsideHolder, Snapshot } from './snapshot.ts';
 /** A process holding one end of a pipe or FIFO. */
 export interface PipeEndHolder {
   pid: number;
+  /** The descriptor number in that process. */
   fd: number;
+  /** The holder's command name (stat comm). */
   comm: string;
   /** True when the process belongs to the snapshot's tree. */
   inside: boolean;
@@ -29,9 +31,13 @@ export interface PipeConnection {
   path?: string | undefined;
   /** The FIFO has been removed from the file system (link count 0); undefined for pipes. */
   deleted?: boolean | undefined;
+  /** Holders of the read end (descriptors open for reading or read-write). */
   readers: PipeEndHolder[];
+  /** Holders of the write end (descriptors open for writing or read-write). */
   writers: PipeEndHolder[];
+  /** Where the readers are. */
   readEnd: EndLocation;
+  /** Where the writers are. */
   writeEnd: EndLocation;
   /** Both ends are held, and only by processes of the tree: CRIU can dump this pipe as is. */
   contained: boolean;
@@ -137,14 +143,18 @@ export function socketUses(snapshot: Snapshot): SocketUse[] {
 export interface WritableFile {
   pid: number;
   fd: number;
+  /** Where the link says the file is (the kernel's " (deleted)" mark removed when it is one). */
   path: string;
   /** No links left: CRIU saves its contents (ghost file). See FileDescriptor.deleted. */
   deleted: boolean;
   /** The name it was opened by was removed; the file lives on under another link. */
   pathRemoved?: boolean | undefined;
+  /** Size in bytes now; CRIU records it and refuses to restore when it changed. */
   size?: number | undefined;
+  /** File offset in bytes. */
   pos?: number | undefined;
   access: AccessMode;
+  /** Opened with O_APPEND. */
   append: boolean;
 }
 
