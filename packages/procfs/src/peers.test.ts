@@ -86,6 +86,11 @@ describe('pipePeers on hand-built snapshots', () => {
 // Live: real processes, real FIFOs and files; the kernel is the witness.
 
 const procfs = new Procfs();
+// Measured on the 2-core VM: 0.15-0.65 s each with other builds running (load average 7-8),
+// 0.17-1.1 s with two `yes > /dev/null` on top (load average 10-13). They poll up to WAIT_MS for
+// their processes, so the timeout is that wait plus room.
+const WAIT_MS = 20_000;
+const LIVE_TIMEOUT_MS = WAIT_MS + 10_000;
 const started: ChildProcess[] = [];
 
 function start(script: string, arg: string): ChildProcess {
@@ -95,9 +100,9 @@ function start(script: string, arg: string): ChildProcess {
   return child;
 }
 
-/** Waits until `pid` has exec'd sleep (its setup is done), at most 20 s. */
+/** Waits until `pid` has exec'd sleep (its setup is done), at most WAIT_MS. */
 async function waitForSleep(pid: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + WAIT_MS;
   for (;;) {
     const comm = await procfs
       .process(pid)
@@ -119,7 +124,9 @@ describeWith([binary('mkfifo'), binary('ln')], 'live: FIFOs and deleted files', 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('after `rm f; mkfifo f` the old and the new FIFO stay two connections, each located right', async () => {
+  it('after `rm f; mkfifo f` the old and the new FIFO stay two connections, each located right', {
+    timeout: LIVE_TIMEOUT_MS,
+  }, async () => {
     const path = join(dir, 'f');
     const mk = spawn('mkfifo', [path]);
     await new Promise((r) => mk.on('exit', r));
@@ -146,7 +153,9 @@ describeWith([binary('mkfifo'), binary('ln')], 'live: FIFOs and deleted files', 
     expect(first!.inode).not.toBe(second!.inode);
   });
 
-  it('"deleted" follows the link count: a real "x (deleted)" is not, removed files are', async () => {
+  it('"deleted" follows the link count: a real "x (deleted)" is not, removed files are', {
+    timeout: LIVE_TIMEOUT_MS,
+  }, async () => {
     const tree = start(
       [
         'exec 3>"$0/x (deleted)" 4>"$0/gone" 6>"$0/y (deleted)" 7>"$0/a"',
