@@ -47,7 +47,13 @@ export {
 } from './peers.ts';
 export { ProcessHandle } from './process.ts';
 export { isKernelThread, PF, type ProcessFlags, processFlags } from './process-flags.ts';
-export { Procfs, type ProcfsOptions, type SnapshotOptions, type TreeOptions } from './procfs.ts';
+export {
+  type DescriptorRef,
+  Procfs,
+  type ProcfsOptions,
+  type SnapshotOptions,
+  type TreeOptions,
+} from './procfs.ts';
 export type { OutsideHolder, OutsideView, ProcessSnapshot, Snapshot } from './snapshot.ts';
 export type { SocketInfo, SocketTable } from './socket.ts';
 export { type ProcessStat, parseStat } from './stat.ts';

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binary, describeWith, root } from '@cryopipe/testkit';
@@ -90,6 +90,19 @@ describeWith([root], 'live: every process on this machine', () => {
     expect(fds.length).toBeGreaterThan(2);
     expect(fds.some((d) => d.kind === 'anon' && d.anonKind === 'eventpoll')).toBe(true);
     for (const d of fds) expect(d.kind).not.toBe('unknown');
+  });
+
+  it('finds descriptors machine-wide by link target', { timeout: SCAN_TIMEOUT_MS }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cryopipe-find-'));
+    const fd = openSync(join(dir, 'held'), 'w');
+    try {
+      const found = await procfs.findDescriptors((target) => target.startsWith(`${dir}/`));
+      expect(found).toEqual([{ pid: process.pid, fd, target: join(dir, 'held') }]);
+      expect((await procfs.process(process.pid).fdInfo(fd)).accessMode).toBe('write');
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads one descriptor, raw or classified, and says NOT_FOUND for one not open', {

@@ -36,6 +36,14 @@ export interface SnapshotOptions extends TreeOptions {
   outside?: boolean;
 }
 
+/** One open descriptor of some process, by its raw link target. */
+export interface DescriptorRef {
+  pid: number;
+  fd: number;
+  /** The link target of /proc/PID/fd/FD, as fdTarget() returns it. */
+  target: string;
+}
+
 const S_IFMT = 0o170000;
 const S_IFIFO = 0o010000;
 
@@ -92,6 +100,38 @@ export class Procfs {
   async systemStat(): Promise<SystemStat> {
     const path = `${this.root}/stat`;
     return parseSystemStat(readText(path), path);
+  }
+
+  /**
+   * Every open descriptor on the machine whose link target passes `match`, found with one readlink
+   * per descriptor and nothing else (ask `process(pid).fdInfo(fd)` or `.fd(fd)` for more about the
+   * few that match). Processes that exit meanwhile, kernel threads and processes whose descriptors
+   * the kernel hides (non-dumpable ones, even from root) are skipped.
+   */
+  async findDescriptors(match: (target: string, pid: number) => boolean): Promise<DescriptorRef[]> {
+    const found: DescriptorRef[] = [];
+    for (const pid of this.#pids()) {
+      const dir = `${this.root}/${pid}/fd`;
+      let names: string[];
+      try {
+        names = readDir(dir);
+      } catch (err) {
+        if (ProcfsError.is(err, 'NOT_FOUND') || ProcfsError.is(err, 'PERMISSION_DENIED')) continue;
+        throw err;
+      }
+      for (const name of names) {
+        let target: string;
+        try {
+          target = readLink(`${dir}/${name}`);
+        } catch (err) {
+          if (ProcfsError.is(err, 'NOT_FOUND') || ProcfsError.is(err, 'PERMISSION_DENIED'))
+            continue;
+          throw err;
+        }
+        if (match(target, pid)) found.push({ pid, fd: Number(name), target });
+      }
+    }
+    return found;
   }
 
   /** stat of every process that exists while we read; processes that exit meanwhile are left out. */
