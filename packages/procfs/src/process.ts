@@ -57,8 +57,8 @@ export class ProcessHandle {
   }
 
   /**
-   * True while the process exists, as a zombie too (its pid is still taken); false once it is gone.
-   * Other errors (a root we may not read) reject.
+   * True while the pid is taken: the process exists, as a zombie too (and, as /proc has it, a thread
+   * id answers too); false once it is gone. Other errors (a root we may not read) reject.
    */
   async exists(): Promise<boolean> {
     try {
@@ -109,8 +109,8 @@ export class ProcessHandle {
   }
 
   /**
-   * One descriptor, classified as fds() would. NOT_FOUND when it is not open (or the process is
-   * gone).
+   * One descriptor, classified as fds({ sockets: false }) would (a socket's `socket` stays
+   * undefined: sockets() has the tables). NOT_FOUND when it is not open or the process is gone.
    */
   async fd(fd: number): Promise<Descriptor> {
     return classifyDescriptor(readDescriptorFacts(this.dir, fd));
