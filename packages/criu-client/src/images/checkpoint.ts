@@ -1,0 +1,561 @@
+// A checkpoint directory as a typed, JSON-serialisable summary: the process
+// tree, each process's descriptors and memory, the pipes between processes
+// with the bytes in flight, and the files a restore needs.
+
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isFieldSet } from '@bufbuild/protobuf';
+import type {
+  core_entry,
+  fdinfo_entry,
+  file_entry,
+  mm_entry,
+  pagemap_entry,
+  pipe_data_entry,
+  pstree_entry,
+  reg_file_entry,
+  task_kobj_ids_entry,
+  tty_info_entry,
+} from '../gen/images_pb.ts';
+import { fd_types, reg_file_entrySchema, TtyType } from '../gen/images_pb.ts';
+import type { stats_entry } from '../gen/stats_pb.ts';
+import { type AnyImage, classifyImage, type DecodedImage, type DecodedMagic } from './decode.ts';
+import { ImageError } from './framing.ts';
+
+/** Bytes per page in the images (x86-64, arm64 with 4 KiB pages). */
+export const PAGE_SIZE = 4096;
+
+/** Memory of one process by kind, in bytes. */
+export interface MemoryBytes {
+  /** Anonymous private memory: heap, stacks, anonymous mmaps. */
+  private: number;
+  /** Shared memory: MAP_SHARED anonymous memory and shmem. */
+  shared: number;
+  /** File mappings (private copies of file pages and MAP_SHARED files). */
+  file: number;
+}
+
+export interface ThreadSummary {
+  tid: number;
+  /** The thread's name (its comm), when CRIU recorded one. */
+  comm?: string | undefined;
+  /** Instruction and stack pointer as 0x… hex (x86-64 only). */
+  ip?: string | undefined;
+  sp?: string | undefined;
+  /** The system call the thread was in (orig_ax), or -1 when none. */
+  syscall?: number | undefined;
+}
+
+export type ProcessState = 'alive' | 'zombie' | 'stopped' | 'unknown';
+
+/** A descriptor of a process, resolved through files.img. */
+export type DescriptorSummary =
+  | { fd: number; type: 'pipe'; pipeId: number; end: 'read' | 'write'; flags: number }
+  | { fd: number; type: 'fifo'; pipeId: number; path?: string | undefined; flags?: number }
+  | {
+      fd: number;
+      type: 'file';
+      path: string;
+      /** File offset at dump time. */
+      pos: number;
+      /** open(2) flags (O_WRONLY 1, O_RDWR 2, O_APPEND 0x400 …). */
+      flags: number;
+      /** Size recorded for regular files (restore refuses another size). */
+      size?: number | undefined;
+      /** st_mode (type and permission bits). */
+      mode?: number | undefined;
+    }
+  | {
+      fd: number;
+      type: 'unix-socket';
+      ino: number;
+      /** Inode of the connected peer socket, if any. */
+      peer?: number | undefined;
+      /** Bound name; abstract names start with "@". */
+      name?: string | undefined;
+      socketType: number;
+      state: number;
+    }
+  | {
+      fd: number;
+      type: 'inet-socket';
+      ino: number;
+      family: 'ipv4' | 'ipv6' | number;
+      proto: number;
+      state: number;
+      src: string;
+      srcPort: number;
+      dst: string;
+      dstPort: number;
+    }
+  | {
+      fd: number;
+      type: 'tty';
+      /** CRIU's tty kind: PTY, CONSOLE, VT, CTTY, EXT_TTY, SERIAL, UNKNOWN. */
+      ttyType?: string | undefined;
+      /** /dev/pts index of a pty. */
+      index?: number | undefined;
+      flags: number;
+    }
+  | { fd: number; type: 'other'; kind: string; fileId: number };
+
+export interface ProcessSummary {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  /** comm of the process (from its core image). */
+  command: string;
+  /** Path of the executable, from mm's exe_file_id. */
+  exe?: string | undefined;
+  state: ProcessState;
+  exitCode: number;
+  threads: ThreadSummary[];
+  /** Bytes of memory saved in the images, by kind. */
+  memory: MemoryBytes;
+  /** Bytes of address space mapped, by kind (saved or not). */
+  mapped: MemoryBytes;
+  /** Pages CRIU saved for this process (pagemap entries). */
+  pages: number;
+  descriptors: DescriptorSummary[];
+}
+
+export interface PipeEnd {
+  pid: number;
+  fd: number;
+  end: 'read' | 'write';
+}
+
+export interface PipeSummary {
+  /** The pipe's inode number at dump time. */
+  pipeId: number;
+  kind: 'pipe' | 'fifo';
+  /** Bytes that were in the pipe's buffer (saved in pipes-data.img / fifo-data.img). */
+  bufferedBytes: number;
+  /** Capacity when it was not the default, from F_GETPIPE_SZ. */
+  capacity?: number | undefined;
+  ends: PipeEnd[];
+}
+
+export interface FileUse {
+  pid: number;
+  /** Descriptor number; absent for a mapping or the executable. */
+  fd?: number | undefined;
+  pos?: number | undefined;
+  flags?: number | undefined;
+  use: 'fd' | 'mapping' | 'exe';
+}
+
+/** A regular file the restore opens, with what CRIU recorded of it. */
+export interface FileSummary {
+  path: string;
+  /** Size at dump time: a restore refuses a file whose size differs. */
+  size?: number | undefined;
+  mode?: number | undefined;
+  /** True when some process holds it open for writing. */
+  writable: boolean;
+  uses: FileUse[];
+}
+
+export interface ImageSummary {
+  name: string;
+  size: number;
+  /** decoded: entries read; unknown: a CRIU image kind not decoded here; raw: no CRIU framing (pages, logs). */
+  kind: AnyImage['kind'];
+  magic?: string | undefined;
+  entries?: number | undefined;
+}
+
+export interface CheckpointSummary {
+  dir: string;
+  imgVersion: number;
+  /** criu's run id of the dump, when recorded. */
+  criuRunId?: string | undefined;
+  /** The root process (first pstree entry). */
+  rootPid: number;
+  processes: ProcessSummary[];
+  pipes: PipeSummary[];
+  files: FileSummary[];
+  /** criu's dump statistics (stats-dump), times in µs. */
+  stats?: Record<string, number> | undefined;
+  /** Every file of the directory. */
+  images: ImageSummary[];
+}
+
+const RAW_BY_NAME = /^pages-\d+\.img$|\.log$|^stats-restore$/;
+
+/** Reads one image file: only the head of raw or unknown ones. */
+async function loadImage(path: string, name: string): Promise<AnyImage> {
+  const { size } = await stat(path);
+  if (RAW_BY_NAME.test(name) && name !== 'stats-dump') return { kind: 'raw', name, size };
+  const handle = await open(path, 'r');
+  try {
+    const head = new Uint8Array(8);
+    const { bytesRead } = await handle.read(head, 0, 8, 0);
+    const first = classifyImage(head.subarray(0, bytesRead), name);
+    if (first.kind === 'raw') return { kind: 'raw', name, size };
+  } catch (err) {
+    if (!ImageError.is(err)) throw err;
+    // A head that cannot stand alone (e.g. 8 bytes of a longer image): read it all below.
+  } finally {
+    await handle.close();
+  }
+  const image = classifyImage(await readFile(path), name);
+  return image.kind === 'unknown' ? { ...image, size } : image;
+}
+
+/** Reads and decodes every image of a checkpoint directory (raw pages are only listed). */
+export async function readImages(dir: string): Promise<AnyImage[]> {
+  const names = (await readdir(dir)).sort();
+  const out: AnyImage[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!(await stat(path)).isFile()) continue;
+    out.push(await loadImage(path, name));
+  }
+  return out;
+}
+
+type Decoded<M extends DecodedMagic> = DecodedImage<M>;
+
+class ImageSet {
+  readonly #byName = new Map<string, AnyImage>();
+  constructor(images: AnyImage[]) {
+    for (const image of images) this.#byName.set(image.name, image);
+  }
+  get<M extends DecodedMagic>(name: string, magic: M): Decoded<M> | undefined {
+    const image = this.#byName.get(name);
+    if (image?.kind !== 'decoded') return undefined;
+    if (image.magic !== magic) {
+      throw new ImageError(`expected a ${magic} image, found ${image.magic}`, {
+        code: 'BAD_MAGIC',
+        offset: 4,
+        image: name,
+      });
+    }
+    return image as unknown as Decoded<M>;
+  }
+  messages<M extends DecodedMagic>(
+    name: string,
+    magic: M,
+  ): Decoded<M>['entries'][number]['message'][] {
+    return (this.get(name, magic)?.entries ?? []).map((e) => e.message);
+  }
+}
+
+const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const O_ACCMODE = 3;
+
+function stateOf(taskState: number | undefined): ProcessState {
+  switch (taskState) {
+    case 1:
+      return 'alive';
+    case 3:
+      return 'zombie';
+    case 6:
+      return 'stopped';
+    default:
+      return 'unknown';
+  }
+}
+
+/** Which MemoryBytes bucket a mapping belongs to, from CRIU's VMA status bits. */
+function memoryKind(status: number): keyof MemoryBytes | undefined {
+  if (status & 0x100) return 'shared'; // VMA_ANON_SHARED
+  if (status & (0x40 | 0x80)) return 'file'; // VMA_FILE_PRIVATE, VMA_FILE_SHARED
+  if (status & 0x200) return 'private'; // VMA_ANON_PRIVATE
+  return undefined; // vdso, vvar, vsyscall: the kernel's, not saved
+}
+
+function memoryOf(mm: mm_entry | undefined, pagemap: pagemap_entry[]) {
+  const mapped: MemoryBytes = { private: 0, shared: 0, file: 0 };
+  const memory: MemoryBytes = { private: 0, shared: 0, file: 0 };
+  const vmas = (mm?.vmas ?? []).map((v) => ({
+    start: v.start,
+    end: v.end,
+    kind: memoryKind(v.status),
+  }));
+  for (const v of vmas) if (v.kind) mapped[v.kind] += Number(v.end - v.start);
+  let pages = 0;
+  for (const entry of pagemap) {
+    const n = entry.nrPages ? Number(entry.nrPages) : entry.compatNrPages;
+    pages += n;
+    // A run of pages lies inside one VMA (CRIU splits runs at VMA borders).
+    const vma = vmas.find((v) => entry.vaddr >= v.start && entry.vaddr < v.end);
+    memory[vma?.kind ?? 'private'] += n * PAGE_SIZE;
+  }
+  return { mapped, memory, pages };
+}
+
+/** The size CRIU recorded (only for regular files), undefined when it recorded none. */
+function recordedSize(reg: reg_file_entry): number | undefined {
+  return isFieldSet(reg, reg_file_entrySchema.field.size) ? Number(reg.size) : undefined;
+}
+
+function ipString(words: number[]): string {
+  // Words are in network byte order as stored by the kernel on a
+  // little-endian machine: the first address byte is the low byte.
+  const bytes = words.flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]);
+  if (words.length === 1) return bytes.join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return groups.join(':');
+}
+
+function unixName(name: Uint8Array): string | undefined {
+  if (name.length === 0) return undefined;
+  if (name[0] === 0) return `@${Buffer.from(name.subarray(1)).toString('utf8')}`;
+  return Buffer.from(name).toString('utf8');
+}
+
+function describe(
+  fd: fdinfo_entry,
+  file: file_entry | undefined,
+  files: Map<number, file_entry>,
+  ttys: Map<number, tty_info_entry>,
+): DescriptorSummary {
+  const kind = fd_types[fd.type] ?? String(fd.type);
+  if (!file) return { fd: fd.fd, type: 'other', kind, fileId: fd.id };
+  if (file.pipe) {
+    return {
+      fd: fd.fd,
+      type: 'pipe',
+      pipeId: file.pipe.pipeId,
+      end: (file.pipe.flags & O_ACCMODE) === 0 ? 'read' : 'write',
+      flags: file.pipe.flags,
+    };
+  }
+  if (file.fifo) {
+    const reg = file.fifo.regfId !== undefined ? files.get(file.fifo.regfId)?.reg : undefined;
+    return {
+      fd: fd.fd,
+      type: 'fifo',
+      pipeId: file.fifo.pipeId,
+      path: reg?.name,
+      ...(reg && { flags: reg.flags }),
+    };
+  }
+  if (file.reg) {
+    return {
+      fd: fd.fd,
+      type: 'file',
+      path: file.reg.name,
+      pos: Number(file.reg.pos),
+      flags: file.reg.flags,
+      size: recordedSize(file.reg),
+      mode: file.reg.mode,
+    };
+  }
+  if (file.usk) {
+    return {
+      fd: fd.fd,
+      type: 'unix-socket',
+      ino: file.usk.ino,
+      peer: file.usk.peer || undefined,
+      name: unixName(file.usk.name),
+      socketType: file.usk.type,
+      state: file.usk.state,
+    };
+  }
+  if (file.isk) {
+    const s = file.isk;
+    return {
+      fd: fd.fd,
+      type: 'inet-socket',
+      ino: s.ino,
+      family: s.family === 2 ? 'ipv4' : s.family === 10 ? 'ipv6' : s.family,
+      proto: s.proto,
+      state: s.state,
+      src: ipString(s.srcAddr),
+      srcPort: s.srcPort,
+      dst: ipString(s.dstAddr),
+      dstPort: s.dstPort,
+    };
+  }
+  if (file.tty) {
+    const info = ttys.get(file.tty.ttyInfoId);
+    return {
+      fd: fd.fd,
+      type: 'tty',
+      ttyType: info ? TtyType[info.type] : undefined,
+      index: info?.pty?.index,
+      flags: file.tty.flags,
+    };
+  }
+  return { fd: fd.fd, type: 'other', kind, fileId: fd.id };
+}
+
+function statsOf(entries: stats_entry[]): Record<string, number> | undefined {
+  const dump = entries[0]?.dump;
+  if (!dump) return undefined;
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(dump)) {
+    if (typeof value === 'number' || typeof value === 'bigint') out[key] = Number(value);
+  }
+  return out;
+}
+
+/** Builds the summary from already decoded images (see readImages). */
+export function summarizeCheckpoint(dir: string, images: AnyImage[]): CheckpointSummary {
+  const set = new ImageSet(images);
+  const inventory = set.messages('inventory.img', 'INVENTORY')[0];
+  if (!inventory) {
+    throw new ImageError('no inventory.img: not a CRIU checkpoint directory', {
+      code: 'TRUNCATED',
+      offset: 0,
+      image: join(dir, 'inventory.img'),
+    });
+  }
+  const tree = set.messages('pstree.img', 'PSTREE') as pstree_entry[];
+  const files = new Map<number, file_entry>();
+  for (const f of set.messages('files.img', 'FILES') as file_entry[]) files.set(f.id, f);
+  const ttys = new Map<number, tty_info_entry>();
+  for (const t of set.messages('tty-info.img', 'TTY_INFO') as tty_info_entry[]) ttys.set(t.id, t);
+  const pipeData = new Map<string, pipe_data_entry>();
+  for (const d of set.messages('pipes-data.img', 'PIPES_DATA') as pipe_data_entry[])
+    pipeData.set(`pipe:${d.pipeId}`, d);
+  for (const d of set.messages('fifo-data.img', 'FIFO_DATA') as pipe_data_entry[])
+    pipeData.set(`fifo:${d.pipeId}`, d);
+
+  const pipes = new Map<string, PipeSummary>();
+  const fileUses = new Map<number, FileUse[]>();
+  const addUse = (fileId: number, use: FileUse) => {
+    const list = fileUses.get(fileId) ?? [];
+    list.push(use);
+    fileUses.set(fileId, list);
+  };
+
+  const processes = tree.map((p): ProcessSummary => {
+    const core = set.messages(`core-${p.pid}.img`, 'CORE')[0] as core_entry | undefined;
+    const ids =
+      (set.messages(`ids-${p.pid}.img`, 'IDS')[0] as task_kobj_ids_entry | undefined) ?? core?.ids;
+    const threads = (p.threads.length ? p.threads : [p.pid]).map((tid): ThreadSummary => {
+      const tcore =
+        tid === p.pid
+          ? core
+          : (set.messages(`core-${tid}.img`, 'CORE')[0] as core_entry | undefined);
+      const regs = tcore?.threadInfo?.gpregs;
+      return {
+        tid,
+        comm: tcore?.threadCore?.comm || undefined,
+        ip: regs ? hex(regs.ip) : undefined,
+        sp: regs ? hex(regs.sp) : undefined,
+        syscall: regs ? Number(BigInt.asIntN(64, regs.origAx)) : undefined,
+      };
+    });
+    const mm = set.messages(`mm-${p.pid}.img`, 'MM')[0] as mm_entry | undefined;
+    const pagemap = (set.messages(`pagemap-${p.pid}.img`, 'PAGEMAP') as pagemap_entry[]).slice(1);
+    const { memory, mapped, pages } = memoryOf(mm, pagemap);
+    const fdinfo = ids
+      ? (set.messages(`fdinfo-${ids.filesId}.img`, 'FDINFO') as fdinfo_entry[])
+      : (set.messages(`fdinfo-${p.pid}.img`, 'FDINFO') as fdinfo_entry[]);
+    const descriptors = fdinfo
+      .map((fd) => describe(fd, files.get(fd.id), files, ttys))
+      .sort((a, b) => a.fd - b.fd);
+    for (const d of descriptors) {
+      if (d.type === 'pipe' || d.type === 'fifo') {
+        const key = `${d.type}:${d.pipeId}`;
+        const data = pipeData.get(key);
+        const pipe = pipes.get(key) ?? {
+          pipeId: d.pipeId,
+          kind: d.type,
+          bufferedBytes: data?.bytes ?? 0,
+          capacity: data?.size,
+          ends: [],
+        };
+        const end =
+          d.type === 'pipe'
+            ? d.end
+            : ((d.flags ?? 0) & O_ACCMODE) === 0
+              ? ('read' as const)
+              : ('write' as const);
+        pipe.ends.push({ pid: p.pid, fd: d.fd, end });
+        pipes.set(key, pipe);
+      }
+    }
+    for (const fd of fdinfo) {
+      const reg = files.get(fd.id)?.reg;
+      if (reg)
+        addUse(fd.id, {
+          pid: p.pid,
+          fd: fd.fd,
+          pos: Number(reg.pos),
+          flags: reg.flags,
+          use: 'fd',
+        });
+    }
+    if (mm) {
+      addUse(mm.exeFileId, { pid: p.pid, use: 'exe' });
+      for (const v of mm.vmas) {
+        if (v.status & (0x40 | 0x80)) addUse(Number(v.shmid), { pid: p.pid, use: 'mapping' });
+      }
+    }
+    return {
+      pid: p.pid,
+      ppid: p.ppid,
+      pgid: p.pgid,
+      sid: p.sid,
+      command: core?.tc?.comm ?? threads[0]?.comm ?? '',
+      exe: mm ? files.get(mm.exeFileId)?.reg?.name : undefined,
+      state: stateOf(core?.tc?.taskState),
+      exitCode: core?.tc?.exitCode ?? 0,
+      threads,
+      memory,
+      mapped,
+      pages,
+      descriptors,
+    };
+  });
+
+  // Regular files (not devices, directories or FIFOs), one per path.
+  const byPath = new Map<string, FileSummary>();
+  for (const [id, uses] of fileUses) {
+    const reg = files.get(id)?.reg;
+    if (!reg || (reg.mode !== undefined && (reg.mode & S_IFMT) !== S_IFREG)) continue;
+    const summary = byPath.get(reg.name) ?? {
+      path: reg.name,
+      size: recordedSize(reg),
+      mode: reg.mode,
+      writable: false,
+      uses: [],
+    };
+    // Dedupe mappings: a library is mapped several times per process.
+    for (const use of uses) {
+      if (use.use !== 'fd' && summary.uses.some((u) => u.pid === use.pid && u.use === use.use))
+        continue;
+      summary.uses.push(use);
+    }
+    if (uses.some((u) => u.use === 'fd') && (reg.flags & O_ACCMODE) !== 0) summary.writable = true;
+    byPath.set(reg.name, summary);
+  }
+
+  return {
+    dir,
+    imgVersion: inventory.imgVersion,
+    criuRunId: inventory.dumpCriuRunId || undefined,
+    rootPid: tree[0]?.pid ?? 0,
+    processes,
+    pipes: [...pipes.values()].sort((a, b) => a.pipeId - b.pipeId),
+    files: [...byPath.values()].sort((a, b) => a.path.localeCompare(b.path)),
+    stats: statsOf(set.messages('stats-dump', 'STATS') as stats_entry[]),
+    images: images.map((image) => ({
+      name: image.name,
+      size: image.size,
+      kind: image.kind,
+      magic: image.kind === 'raw' ? undefined : image.magic,
+      entries: image.kind === 'decoded' ? image.entries.length : undefined,
+    })),
+  };
+}
+
+/**
+ * Reads a checkpoint directory (criu's images) into a JSON-serialisable
+ * summary: processes with their command, state, memory and descriptors; the
+ * pipes between them with the bytes in flight; the regular files a restore
+ * needs with their recorded sizes. Throws ImageError for a malformed image.
+ */
+export async function readCheckpoint(dir: string): Promise<CheckpointSummary> {
+  return summarizeCheckpoint(dir, await readImages(dir));
+}
