@@ -152,7 +152,9 @@ export function decodeImage(bytes: Uint8Array, name = ''): DecodedImage | Unknow
     else if (decoded === 'PAGEMAP' && index === 0) {
       message = parse(pagemap_headSchema, entry.payload, entry.offset, label);
     } else message = parse(schema, entry.payload, entry.offset, label);
-    return { offset: entry.offset, message, ...(entry.extra && { extra: entry.extra }) };
+    // Data-bearing kinds always have `extra`, empty for an empty pipe.
+    const extra = entry.extra ?? (withData ? new Uint8Array(0) : undefined);
+    return { offset: entry.offset, message, ...(extra && { extra }) };
   });
   return { kind: 'decoded', name, size: bytes.length, magic: decoded, entries } as DecodedImage;
 }

@@ -31,7 +31,7 @@ export interface PipeChange {
   /** The pipe's id in `b` (or `a` when it is gone); ids change across a restore. */
   pipeId: number;
   kind: 'pipe' | 'fifo';
-  /** The ends, as `pid:fd:read|write`, which is how pipes are matched. */
+  /** The ends in `b` (or `a` when it is gone), as `pid:fd:read|write`. */
   ends: string[];
   before?: number | undefined;
   after?: number | undefined;
@@ -113,18 +113,33 @@ function fileChanges(a: CheckpointSummary, b: CheckpointSummary): FileOffsetChan
 }
 
 function pipeChanges(a: CheckpointSummary, b: CheckpointSummary): PipeChange[] {
-  const before = new Map(a.pipes.map((p) => [pipeKey(p), p]));
-  const after = new Map(b.pipes.map((p) => [pipeKey(p), p]));
+  // Same pipe id: the same pipe (no restore in between). Otherwise, after a
+  // restore gave pipes new ids, the same ends (pid, fd, direction).
+  const pairs: [PipeSummary | undefined, PipeSummary | undefined][] = [];
+  const idsA = new Map(a.pipes.map((p) => [`${p.kind}:${p.pipeId}`, p]));
+  const restB: PipeSummary[] = [];
+  for (const y of b.pipes) {
+    const x = idsA.get(`${y.kind}:${y.pipeId}`);
+    if (x) {
+      idsA.delete(`${y.kind}:${y.pipeId}`);
+      pairs.push([x, y]);
+    } else restB.push(y);
+  }
+  const byEnds = new Map([...idsA.values()].map((p) => [pipeKey(p), p]));
+  for (const y of restB) {
+    const x = byEnds.get(pipeKey(y));
+    if (x) byEnds.delete(pipeKey(y));
+    pairs.push([x, y]);
+  }
+  for (const x of byEnds.values()) pairs.push([x, undefined]);
   const out: PipeChange[] = [];
-  for (const key of new Set([...before.keys(), ...after.keys()])) {
-    const x = before.get(key);
-    const y = after.get(key);
+  for (const [x, y] of pairs) {
     if (x && y && x.bufferedBytes === y.bufferedBytes) continue;
     const pipe = (y ?? x)!;
     out.push({
       pipeId: pipe.pipeId,
       kind: pipe.kind,
-      ends: key.split(' '),
+      ends: pipeKey(pipe).split(' '),
       before: x?.bufferedBytes,
       after: y?.bufferedBytes,
       delta: (y?.bufferedBytes ?? 0) - (x?.bufferedBytes ?? 0),
@@ -136,8 +151,8 @@ function pipeChanges(a: CheckpointSummary, b: CheckpointSummary): PipeChange[] {
 /**
  * What changed from checkpoint `a` to checkpoint `b` (both from
  * readCheckpoint). Processes and descriptors are matched by pid and fd
- * number, which a restore keeps; pipes by their ends, since a restore gives
- * them new ids. JSON-serialisable.
+ * number, which a restore keeps; pipes by id, else (a restore gives them new
+ * ids) by their ends. JSON-serialisable.
  */
 export function diffCheckpoints(a: CheckpointSummary, b: CheckpointSummary): CheckpointDiff {
   const pidsA = new Set(a.processes.map((p) => p.pid));
