@@ -1,13 +1,14 @@
 // Real checkpoints, decoded by our decoder and by CRIU's own crit (built from
 // the same source as criu by scripts/provision-criu.sh): every field we
 // declare must equal crit's, for every image of both checkpoints.
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { criu, describeWith, root } from '@cryopipe/testkit';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { binary, criu, describeWith, root } from '@cryopipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compareEntry } from '../../test/compare-crit.ts';
 import { crit, critDecodeMany } from '../../test/crit.ts';
-import { killTree, removeDir, sleep, startImagesTree, tempDir } from '../../test/trees.ts';
+import { killTree, removeDir, sleep, startImagesTree, tempDir, waitFor } from '../../test/trees.ts';
 import { CriuClient } from '../client.ts';
 import { pagemap_headSchema } from '../gen/images_pb.ts';
 import { type CheckpointSummary, readCheckpoint } from './checkpoint.ts';
@@ -49,44 +50,7 @@ describeWith([root, criu, crit], 'image decoder on real checkpoints, against cri
   it('decodes every image of both checkpoints field by field as crit does', {
     timeout: 120_000,
   }, async () => {
-    const seen = new Set<string>();
-    const fileTypes = new Set<unknown>();
-    const paths = checkpoints.flatMap((d) =>
-      readdirSync(d)
-        .sort()
-        .map((n) => join(d, n)),
-    );
-    const critJson = await critDecodeMany(paths.filter((p) => !/\/pages-\d+\.img$|\.log$/.test(p)));
-    for (const imagesDir of checkpoints) {
-      for (const name of readdirSync(imagesDir).sort()) {
-        const image = classifyImage(readFileSync(join(imagesDir, name)), name);
-        if (image.kind === 'raw') {
-          // Pages and criu's log carry no CRIU framing.
-          expect(name).toMatch(/^pages-\d+\.img$|\.log$/);
-          continue;
-        }
-        const theirs = critJson.get(join(imagesDir, name))!;
-        expect(image.magic, name).toBe(theirs.magic);
-        seen.add(image.magic);
-        if (image.kind === 'unknown') continue; // listed by name and size only
-        const ours = imageToJson(image);
-        expect(ours.entries.length, name).toBe(theirs.entries.length);
-        ours.entries.forEach((entry, i) => {
-          const other = theirs.entries[i] as Record<string, unknown>;
-          const schema =
-            image.magic === 'PAGEMAP' && i === 0
-              ? pagemap_headSchema
-              : ENTRY_SCHEMAS[image.magic as DecodedMagic];
-          expect(compareEntry(schema, entry, other), `${name} entry ${i}`).toEqual([]);
-          if (entry.extra !== undefined || other.extra !== undefined) {
-            expect(entry.extra, `${name} entry ${i} extra`).toBe(
-              String(other.extra).replace(/\s/g, ''),
-            );
-          }
-          if (image.magic === 'FILES') fileTypes.add(entry.type);
-        });
-      }
-    }
+    const { seen, fileTypes, critJson } = await compareDirsWithCrit(checkpoints);
     // The comparison is not vacuous: a changed field is reported.
     const tree = checkpoints[0]!;
     const pstree = classifyImage(readFileSync(join(tree, 'pstree.img')), 'pstree.img');
@@ -215,3 +179,98 @@ describeWith([root, criu, crit], 'image decoder on real checkpoints, against cri
     expect(diffCheckpoints(first, first)).toMatchObject({ files: [], pipes: [] });
   });
 });
+
+describeWith(
+  [root, criu, crit, binary('ffmpeg'), binary('aomenc')],
+  'image decoder on an encode, against crit',
+  () => {
+    let dir: string;
+    let pid = 0;
+
+    afterAll(() => {
+      if (pid) killTree(pid);
+      if (dir) removeDir(dir);
+    });
+
+    it('decodes a checkpoint of ffmpeg | aomenc (threads, an output file, a pipe in flight) as crit does', {
+      timeout: 120_000,
+    }, async () => {
+      dir = tempDir('criu-images-encode-');
+      const output = join(dir, 'out.ivf');
+      const script =
+        'ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=320x240:rate=24 -frames:v 100000 ' +
+        `-pix_fmt yuv420p -f yuv4mpegpipe - | aomenc --passes=1 --threads=1 --cpu-used=6 --ivf -q -o ${output} -`;
+      const child = spawn('setsid', ['sh', '-c', script], { stdio: 'ignore' });
+      pid = child.pid!;
+      await waitFor(() => existsSync(output) && statSync(output).size > 0, 'aomenc output', 30_000);
+      const imagesDir = join(dir, 'img');
+      mkdirSync(imagesDir, { mode: 0o700 });
+      const client = CriuClient.swrk();
+      try {
+        await client.dump({ pid, imagesDir, leaveRunning: true });
+      } finally {
+        client.close();
+      }
+      await compareDirsWithCrit([imagesDir]);
+
+      const c = await readCheckpoint(imagesDir);
+      const ffmpeg = c.processes.find((p) => p.command === 'ffmpeg')!;
+      const aomenc = c.processes.find((p) => p.command === 'aomenc')!;
+      // ffmpeg runs threads; each has its own core image, decoded.
+      expect(ffmpeg.threads.length).toBeGreaterThan(1);
+      for (const t of ffmpeg.threads) expect(t.ip).toMatch(/^0x[0-9a-f]+$/);
+      expect(aomenc.memory.private).toBeGreaterThan(1 << 20);
+      const between = c.pipes.find(
+        (p) =>
+          p.ends.some((e) => e.pid === ffmpeg.pid && e.fd === 1 && e.end === 'write') &&
+          p.ends.some((e) => e.pid === aomenc.pid && e.fd === 0 && e.end === 'read'),
+      );
+      expect(between?.bufferedBytes).toBeGreaterThanOrEqual(0);
+      const out = c.files.find((f) => f.path === output)!;
+      expect(out.writable).toBe(true);
+      expect(out.size).toBeGreaterThan(0);
+    });
+  },
+);
+
+/** Decodes every image of `dirs` with ours and with crit; asserts they agree field by field. */
+async function compareDirsWithCrit(dirs: string[]) {
+  const seen = new Set<string>();
+  const fileTypes = new Set<unknown>();
+  const paths = dirs.flatMap((d) =>
+    readdirSync(d)
+      .sort()
+      .map((n) => join(d, n)),
+  );
+  const critJson = await critDecodeMany(paths.filter((p) => !/\/pages-\d+\.img$|\.log$/.test(p)));
+  for (const path of paths) {
+    const name = basename(path);
+    const image = classifyImage(readFileSync(path), name);
+    if (image.kind === 'raw') {
+      // Pages and criu's log carry no CRIU framing.
+      expect(name).toMatch(/^pages-\d+\.img$|\.log$/);
+      continue;
+    }
+    const theirs = critJson.get(path)!;
+    expect(image.magic, name).toBe(theirs.magic);
+    seen.add(image.magic);
+    if (image.kind === 'unknown') continue; // listed by name and size only
+    const ours = imageToJson(image);
+    expect(ours.entries.length, name).toBe(theirs.entries.length);
+    ours.entries.forEach((entry, i) => {
+      const other = theirs.entries[i] as Record<string, unknown>;
+      const schema =
+        image.magic === 'PAGEMAP' && i === 0
+          ? pagemap_headSchema
+          : ENTRY_SCHEMAS[image.magic as DecodedMagic];
+      expect(compareEntry(schema, entry, other), `${name} entry ${i}`).toEqual([]);
+      if (entry.extra !== undefined || other.extra !== undefined) {
+        expect(entry.extra, `${name} entry ${i} extra`).toBe(
+          String(other.extra).replace(/\s/g, ''),
+        );
+      }
+      if (image.magic === 'FILES') fileTypes.add(entry.type);
+    });
+  }
+  return { seen, fileTypes, critJson };
+}
