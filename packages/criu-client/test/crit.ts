@@ -35,7 +35,8 @@ export const crit: Requirement = {
       probe = undefined;
     } catch (err) {
       const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim();
-      probe = `\`${bin} --help\` failed (${stderr.split('\n').slice(-1)[0] ?? ''}); rerun \`bash scripts/provision-criu.sh\``;
+      const why = stderr.split('\n').slice(-1)[0] || (err as Error).message;
+      probe = `\`${bin} --help\` failed (${why}); rerun \`bash scripts/provision-criu.sh\` as root`;
     }
     return probe;
   },
