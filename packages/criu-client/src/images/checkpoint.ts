@@ -397,18 +397,16 @@ function statsOf(entries: stats_entry[]): Record<string, number> | undefined {
   return out;
 }
 
-/** Builds the summary from already decoded images (see readImages). */
-export function summarizeCheckpoint(dir: string, images: AnyImage[]): CheckpointSummary {
-  const set = new ImageSet(images);
-  const inventory = set.messages('inventory.img', 'INVENTORY')[0];
-  if (!inventory) {
-    throw new ImageError('no inventory.img: not a CRIU checkpoint directory', {
-      code: 'TRUNCATED',
-      offset: 0,
-      image: join(dir, 'inventory.img'),
-    });
-  }
-  const tree = set.messages('pstree.img', 'PSTREE') as pstree_entry[];
+/** The cross-process tables every process's summary looks things up in. */
+interface Tables {
+  set: ImageSet;
+  files: Map<number, file_entry>;
+  ttys: Map<number, tty_info_entry>;
+  /** `pipe:<id>` / `fifo:<id>` -> what was buffered. */
+  pipeData: Map<string, pipe_data_entry>;
+}
+
+function tablesOf(set: ImageSet): Tables {
   const files = new Map<number, file_entry>();
   for (const f of set.messages('files.img', 'FILES') as file_entry[]) files.set(f.id, f);
   const ttys = new Map<number, tty_info_entry>();
@@ -418,101 +416,91 @@ export function summarizeCheckpoint(dir: string, images: AnyImage[]): Checkpoint
     pipeData.set(`pipe:${d.pipeId}`, d);
   for (const d of set.messages('fifo-data.img', 'FIFO_DATA') as pipe_data_entry[])
     pipeData.set(`fifo:${d.pipeId}`, d);
+  return { set, files, ttys, pipeData };
+}
 
-  const pipes = new Map<string, PipeSummary>();
-  const fileUses = new Map<number, FileUse[]>();
-  const addUse = (fileId: number, use: FileUse) => {
-    const list = fileUses.get(fileId) ?? [];
-    list.push(use);
-    fileUses.set(fileId, list);
-  };
-
-  const processes = tree.map((p): ProcessSummary => {
-    const core = set.messages(`core-${p.pid}.img`, 'CORE')[0] as core_entry | undefined;
-    const ids =
-      (set.messages(`ids-${p.pid}.img`, 'IDS')[0] as task_kobj_ids_entry | undefined) ?? core?.ids;
-    const threads = (p.threads.length ? p.threads : [p.pid]).map((tid): ThreadSummary => {
-      const tcore =
-        tid === p.pid
-          ? core
-          : (set.messages(`core-${tid}.img`, 'CORE')[0] as core_entry | undefined);
-      const regs = tcore?.threadInfo?.gpregs;
-      return {
-        tid,
-        comm: tcore?.threadCore?.comm || undefined,
-        ip: regs ? hex(regs.ip) : undefined,
-        sp: regs ? hex(regs.sp) : undefined,
-        syscall: regs ? Number(BigInt.asIntN(64, regs.origAx)) : undefined,
-      };
-    });
-    const mm = set.messages(`mm-${p.pid}.img`, 'MM')[0] as mm_entry | undefined;
-    const pagemap = (set.messages(`pagemap-${p.pid}.img`, 'PAGEMAP') as pagemap_entry[]).slice(1);
-    const { memory, mapped, pages } = memoryOf(mm, pagemap);
-    const fdinfo = ids
-      ? (set.messages(`fdinfo-${ids.filesId}.img`, 'FDINFO') as fdinfo_entry[])
-      : (set.messages(`fdinfo-${p.pid}.img`, 'FDINFO') as fdinfo_entry[]);
-    const descriptors = fdinfo
-      .map((fd) => describe(fd, files.get(fd.id), files, ttys))
-      .sort((a, b) => a.fd - b.fd);
-    for (const d of descriptors) {
-      if (d.type === 'pipe' || d.type === 'fifo') {
-        const key = `${d.type}:${d.pipeId}`;
-        const data = pipeData.get(key);
-        const pipe = pipes.get(key) ?? {
-          pipeId: d.pipeId,
-          kind: d.type,
-          bufferedBytes: data?.bytes ?? 0,
-          capacity: data?.size,
-          ends: [],
-        };
-        const end =
-          d.type === 'pipe'
-            ? d.end
-            : ((d.flags ?? 0) & O_ACCMODE) === 0
-              ? ('read' as const)
-              : ('write' as const);
-        pipe.ends.push({ pid: p.pid, fd: d.fd, end });
-        pipes.set(key, pipe);
-      }
-    }
-    for (const fd of fdinfo) {
-      const reg = files.get(fd.id)?.reg;
-      if (reg)
-        addUse(fd.id, {
-          pid: p.pid,
-          fd: fd.fd,
-          pos: Number(reg.pos),
-          flags: reg.flags,
-          use: 'fd',
-        });
-    }
-    if (mm) {
-      addUse(mm.exeFileId, { pid: p.pid, use: 'exe' });
-      for (const v of mm.vmas) {
-        if (v.status & (0x40 | 0x80)) addUse(Number(v.shmid), { pid: p.pid, use: 'mapping' });
-      }
-    }
+function threadsOf(set: ImageSet, p: pstree_entry, core: core_entry | undefined): ThreadSummary[] {
+  return (p.threads.length ? p.threads : [p.pid]).map((tid): ThreadSummary => {
+    const tcore =
+      tid === p.pid ? core : (set.messages(`core-${tid}.img`, 'CORE')[0] as core_entry | undefined);
+    const regs = tcore?.threadInfo?.gpregs;
     return {
-      pid: p.pid,
-      ppid: p.ppid,
-      pgid: p.pgid,
-      sid: p.sid,
-      command: core?.tc?.comm ?? threads[0]?.comm ?? '',
-      exe: mm ? files.get(mm.exeFileId)?.reg?.name : undefined,
-      state: stateOf(core?.tc?.taskState),
-      exitCode: core?.tc?.exitCode ?? 0,
-      threads,
-      memory,
-      mapped,
-      pages,
-      descriptors,
+      tid,
+      comm: tcore?.threadCore?.comm || undefined,
+      ip: regs ? hex(regs.ip) : undefined,
+      sp: regs ? hex(regs.sp) : undefined,
+      syscall: regs ? Number(BigInt.asIntN(64, regs.origAx)) : undefined,
     };
   });
+}
 
-  // Regular files (not devices, directories or FIFOs), one per path.
+/** One process: its core, ids, memory and descriptors (fdinfo -> files.img). */
+function processOf(
+  t: Tables,
+  p: pstree_entry,
+): { summary: ProcessSummary; fdinfo: fdinfo_entry[]; mm?: mm_entry } {
+  const { set, files, ttys } = t;
+  const core = set.messages(`core-${p.pid}.img`, 'CORE')[0] as core_entry | undefined;
+  const ids =
+    (set.messages(`ids-${p.pid}.img`, 'IDS')[0] as task_kobj_ids_entry | undefined) ?? core?.ids;
+  const threads = threadsOf(set, p, core);
+  const mm = set.messages(`mm-${p.pid}.img`, 'MM')[0] as mm_entry | undefined;
+  const pagemap = (set.messages(`pagemap-${p.pid}.img`, 'PAGEMAP') as pagemap_entry[]).slice(1);
+  const { memory, mapped, pages } = memoryOf(mm, pagemap);
+  // Since fdinfo_per_id, descriptor tables are shared by files_id; older images are per pid.
+  const fdinfo = set.messages(
+    `fdinfo-${ids ? ids.filesId : p.pid}.img`,
+    'FDINFO',
+  ) as fdinfo_entry[];
+  const descriptors = fdinfo
+    .map((fd) => describe(fd, files.get(fd.id), files, ttys))
+    .sort((a, b) => a.fd - b.fd);
+  const summary: ProcessSummary = {
+    pid: p.pid,
+    ppid: p.ppid,
+    pgid: p.pgid,
+    sid: p.sid,
+    command: core?.tc?.comm ?? threads[0]?.comm ?? '',
+    exe: mm ? files.get(mm.exeFileId)?.reg?.name : undefined,
+    state: stateOf(core?.tc?.taskState),
+    exitCode: core?.tc?.exitCode ?? 0,
+    threads,
+    memory,
+    mapped,
+    pages,
+    descriptors,
+  };
+  return { summary, fdinfo, ...(mm && { mm }) };
+}
+
+/** Pipes and FIFOs, each with every process end and its buffered bytes. */
+function pipesOf(t: Tables, processes: ProcessSummary[]): PipeSummary[] {
+  const pipes = new Map<string, PipeSummary>();
+  for (const p of processes) {
+    for (const d of p.descriptors) {
+      if (d.type !== 'pipe' && d.type !== 'fifo') continue;
+      const key = `${d.type}:${d.pipeId}`;
+      const data = t.pipeData.get(key);
+      const pipe = pipes.get(key) ?? {
+        pipeId: d.pipeId,
+        kind: d.type,
+        bufferedBytes: data?.bytes ?? 0,
+        capacity: data?.size,
+        ends: [],
+      };
+      const end = d.type === 'pipe' ? d.end : ((d.flags ?? 0) & O_ACCMODE) === 0 ? 'read' : 'write';
+      pipe.ends.push({ pid: p.pid, fd: d.fd, end });
+      pipes.set(key, pipe);
+    }
+  }
+  return [...pipes.values()].sort((a, b) => a.pipeId - b.pipeId);
+}
+
+/** Regular files (not devices, directories or FIFOs) the tree uses, one per path. */
+function filesOf(t: Tables, uses: Map<number, FileUse[]>): FileSummary[] {
   const byPath = new Map<string, FileSummary>();
-  for (const [id, uses] of fileUses) {
-    const reg = files.get(id)?.reg;
+  for (const [id, list] of uses) {
+    const reg = t.files.get(id)?.reg;
     if (!reg || (reg.mode !== undefined && (reg.mode & S_IFMT) !== S_IFREG)) continue;
     const summary = byPath.get(reg.name) ?? {
       path: reg.name,
@@ -521,24 +509,63 @@ export function summarizeCheckpoint(dir: string, images: AnyImage[]): Checkpoint
       writable: false,
       uses: [],
     };
-    // Dedupe mappings: a library is mapped several times per process.
-    for (const use of uses) {
-      if (use.use !== 'fd' && summary.uses.some((u) => u.pid === use.pid && u.use === use.use))
-        continue;
-      summary.uses.push(use);
+    for (const use of list) {
+      // A library is mapped several times per process: one use is enough.
+      const repeat = summary.uses.some((u) => u.pid === use.pid && u.use === use.use);
+      if (use.use === 'fd' || !repeat) summary.uses.push(use);
     }
-    if (uses.some((u) => u.use === 'fd') && (reg.flags & O_ACCMODE) !== 0) summary.writable = true;
+    if (list.some((u) => u.use === 'fd') && (reg.flags & O_ACCMODE) !== 0) summary.writable = true;
     byPath.set(reg.name, summary);
   }
+  return [...byPath.values()].sort((a, b) => a.path.localeCompare(b.path));
+}
 
+/** file id -> who uses it: descriptors, the executable, file mappings. */
+function fileUsesOf(
+  t: Tables,
+  perProcess: { summary: ProcessSummary; fdinfo: fdinfo_entry[]; mm?: mm_entry }[],
+): Map<number, FileUse[]> {
+  const uses = new Map<number, FileUse[]>();
+  const add = (fileId: number, use: FileUse) =>
+    uses.set(fileId, [...(uses.get(fileId) ?? []), use]);
+  for (const { summary, fdinfo, mm } of perProcess) {
+    const pid = summary.pid;
+    for (const fd of fdinfo) {
+      const reg = t.files.get(fd.id)?.reg;
+      if (reg) add(fd.id, { pid, fd: fd.fd, pos: Number(reg.pos), flags: reg.flags, use: 'fd' });
+    }
+    if (!mm) continue;
+    add(mm.exeFileId, { pid, use: 'exe' });
+    // For file mappings CRIU keeps the files.img id in shmid.
+    for (const v of mm.vmas)
+      if (v.status & (0x40 | 0x80)) add(Number(v.shmid), { pid, use: 'mapping' });
+  }
+  return uses;
+}
+
+/** Builds the summary from already decoded images (see readImages). */
+export function summarizeCheckpoint(dir: string, images: AnyImage[]): CheckpointSummary {
+  const set = new ImageSet(images);
+  const inventory = set.messages('inventory.img', 'INVENTORY')[0];
+  if (!inventory) {
+    throw new ImageError('no inventory.img: not a CRIU checkpoint directory', {
+      code: 'MISSING_IMAGE',
+      offset: 0,
+      image: join(dir, 'inventory.img'),
+    });
+  }
+  const tables = tablesOf(set);
+  const tree = set.messages('pstree.img', 'PSTREE') as pstree_entry[];
+  const perProcess = tree.map((p) => processOf(tables, p));
+  const processes = perProcess.map((p) => p.summary);
   return {
     dir,
     imgVersion: inventory.imgVersion,
     criuRunId: inventory.dumpCriuRunId || undefined,
     rootPid: tree[0]?.pid ?? 0,
     processes,
-    pipes: [...pipes.values()].sort((a, b) => a.pipeId - b.pipeId),
-    files: [...byPath.values()].sort((a, b) => a.path.localeCompare(b.path)),
+    pipes: pipesOf(tables, processes),
+    files: filesOf(tables, fileUsesOf(tables, perProcess)),
     stats: statsOf(set.messages('stats-dump', 'STATS') as stats_entry[]),
     images: images.map((image) => ({
       name: image.name,

@@ -20,7 +20,9 @@ export type ImageErrorCode =
   /** A size field above 2 GiB: CRIU writes sizes as signed 32-bit ints. */
   | 'ENTRY_TOO_LARGE'
   /** A payload that is not a valid protobuf message of the expected type. */
-  | 'DECODE';
+  | 'DECODE'
+  /** An image a checkpoint must have is missing (readCheckpoint without inventory.img). */
+  | 'MISSING_IMAGE';
 
 const brand = Symbol.for('@cryopipe/criu-client/ImageError');
 
