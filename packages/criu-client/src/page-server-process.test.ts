@@ -23,9 +23,9 @@ describe('finding the page server daemon from /proc', () => {
   function proc(pid: number, cmdline: string, sockets: number[]) {
     mkdirSync(join(root, String(pid), 'fd'), { recursive: true });
     writeFileSync(join(root, String(pid), 'cmdline'), cmdline.replaceAll(' ', '\0'));
-    sockets.forEach((inode, fd) =>
-      symlinkSync(`socket:[${inode}]`, join(root, String(pid), 'fd', String(fd))),
-    );
+    for (const [fd, inode] of sockets.entries()) {
+      symlinkSync(`socket:[${inode}]`, join(root, String(pid), 'fd', String(fd)));
+    }
   }
 
   it('takes listening sockets on the port from tcp and tcp6, and finds their owner', () => {
