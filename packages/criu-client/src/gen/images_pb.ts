@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file images.proto.
  */
 export const file_images: GenFile = /*@__PURE__*/
-  fileDesc("CgxpbWFnZXMucHJvdG8i9gEKE3Rhc2tfa29ial9pZHNfZW50cnkSDQoFdm1faWQYASACKA0SEAoIZmlsZXNfaWQYAiACKA0SDQoFZnNfaWQYAyACKA0SEgoKc2lnaGFuZF9pZBgEIAIoDRIRCglwaWRfbnNfaWQYBSABKA0SEQoJbmV0X25zX2lkGAYgASgNEhEKCWlwY19uc19pZBgHIAEoDRIRCgl1dHNfbnNfaWQYCCABKA0SEQoJbW50X25zX2lkGAkgASgNEhIKCnVzZXJfbnNfaWQYCiABKA0SFAoMY2dyb3VwX25zX2lkGAsgASgNEhIKCnRpbWVfbnNfaWQYDCABKA0iIAoNcGx1Z2luc19lbnRyeRIPCgdwbHVnaW5zGAwgAygJItwCCg9pbnZlbnRvcnlfZW50cnkSEwoLaW1nX3ZlcnNpb24YASACKA0SFQoNZmRpbmZvX3Blcl9pZBgCIAEoCBImCghyb290X2lkcxgDIAEoCzIULnRhc2tfa29ial9pZHNfZW50cnkSEQoJbnNfcGVyX2lkGAQgASgIEhMKC3Jvb3RfY2dfc2V0GAUgASgNEhkKB2xzbXR5cGUYBiABKA4yCC5sc210eXBlEhMKC2R1bXBfdXB0aW1lGAggASgEEhUKDXByZV9kdW1wX21vZGUYCSABKA0SEQoJdGNwX2Nsb3NlGAogASgIEhsKE25ldHdvcmtfbG9ja19tZXRob2QYCyABKA0SJQoNcGx1Z2luc19lbnRyeRgMIAEoCzIOLnBsdWdpbnNfZW50cnkSGAoQZHVtcF9jcml1X3J1bl9pZBgNIAEoCRIVCg1hbGxvd191cHJvYmVzGA4gASgIIlUKDHBzdHJlZV9lbnRyeRILCgNwaWQYASACKA0SDAoEcHBpZBgCIAIoDRIMCgRwZ2lkGAMgAigNEgsKA3NpZBgEIAIoDRIPCgd0aHJlYWRzGAUgAygNIpwDChN1c2VyX3g4Nl9yZWdzX2VudHJ5EgsKA3IxNRgBIAIoBBILCgNyMTQYAiACKAQSCwoDcjEzGAMgAigEEgsKA3IxMhgEIAIoBBIKCgJicBgFIAIoBBIKCgJieBgGIAIoBBILCgNyMTEYByACKAQSCwoDcjEwGAggAigEEgoKAnI5GAkgAigEEgoKAnI4GAogAigEEgoKAmF4GAsgAigEEgoKAmN4GAwgAigEEgoKAmR4GA0gAigEEgoKAnNpGA4gAigEEgoKAmRpGA8gAigEEg8KB29yaWdfYXgYECACKAQSCgoCaXAYESACKAQSCgoCY3MYEiACKAQSDQoFZmxhZ3MYEyACKAQSCgoCc3AYFCACKAQSCgoCc3MYFSACKAQSDwoHZnNfYmFzZRgWIAIoBBIPCgdnc19iYXNlGBcgAigEEgoKAmRzGBggAigEEgoKAmVzGBkgAigEEgoKAmZzGBogAigEEgoKAmdzGBsgAigEEikKBG1vZGUYHCABKA4yEy51c2VyX3g4Nl9yZWdzX21vZGU6Bk5BVElWRSJPCg90aHJlYWRfaW5mb194ODYSFgoOY2xlYXJfdGlkX2FkZHIYASACKAQSJAoGZ3ByZWdzGAIgAigLMhQudXNlcl94ODZfcmVnc19lbnRyeSLkAQoPdGFza19jb3JlX2VudHJ5EhIKCnRhc2tfc3RhdGUYASACKA0SEQoJZXhpdF9jb2RlGAIgAigNEhMKC3BlcnNvbmFsaXR5GAMgAigNEg0KBWZsYWdzGAQgAigNEhIKCmJsa19zaWdzZXQYBSACKAQSDAoEY29tbRgGIAIoCRIOCgZjZ19zZXQYCSABKA0SEAoIbG9naW51aWQYDSABKA0SFQoNb29tX3Njb3JlX2FkahgOIAEoBRIXCg9jaGlsZF9zdWJyZWFwZXIYEiABKAgSEgoKc3RvcF9zaWdubxgVIAEoDSLBAQoRdGhyZWFkX2NvcmVfZW50cnkSEQoJZnV0ZXhfcmxhGAEgAigEEhUKDWZ1dGV4X3JsYV9sZW4YAiACKA0SEgoKc2NoZWRfbmljZRgDIAEoERIUCgxzY2hlZF9wb2xpY3kYBCABKA0SEgoKc2NoZWRfcHJpbxgFIAEoDRISCgpibGtfc2lnc2V0GAYgASgEEhIKCnBkZWF0aF9zaWcYCCABKA0SDAoEY29tbRgNIAEoCRIOCgZjZ19zZXQYECABKA0itAIKCmNvcmVfZW50cnkSIAoFbXR5cGUYASACKA4yES5jb3JlX2VudHJ5Lm1hcmNoEiUKC3RocmVhZF9pbmZvGAIgASgLMhAudGhyZWFkX2luZm9feDg2EhwKAnRjGAMgASgLMhAudGFza19jb3JlX2VudHJ5EiEKA2lkcxgEIAEoCzIULnRhc2tfa29ial9pZHNfZW50cnkSJwoLdGhyZWFkX2NvcmUYBSABKAsyEi50aHJlYWRfY29yZV9lbnRyeSJzCgVtYXJjaBILCgdVTktOT1dOEAASCgoGWDg2XzY0EAESBwoDQVJNEAISCwoHQUFSQ0g2NBADEgkKBVBQQzY0EAQSCAoEUzM5MBAFEggKBE1JUFMQBhIPCgtMT09OR0FSQ0g2NBAHEgsKB1JJU0NWNjQQCCJOCgxmZGluZm9fZW50cnkSCgoCaWQYASACKA0SDQoFZmxhZ3MYAiACKA0SFwoEdHlwZRgDIAIoDjIJLmZkX3R5cGVzEgoKAmZkGAQgAigNIlYKCmZvd25fZW50cnkSCwoDdWlkGAEgAigNEgwKBGV1aWQYAiACKA0SDgoGc2lnbnVtGAMgAigNEhAKCHBpZF90eXBlGAQgAigNEgsKA3BpZBgFIAIoDSL3AQoOcmVnX2ZpbGVfZW50cnkSCgoCaWQYASACKA0SDQoFZmxhZ3MYAiACKA0SCwoDcG9zGAMgAigEEhkKBGZvd24YBSACKAsyCy5mb3duX2VudHJ5EgwKBG5hbWUYBiACKAkSEgoGbW50X2lkGAcgASgROgItMRIMCgRzaXplGAggASgEEgsKA2V4dBgJIAEoCBIMCgRtb2RlGAogASgNEhAKCGJ1aWxkX2lkGAsgAygNEhAKCGNoZWNrc3VtGAwgASgNEhcKD2NoZWNrc3VtX2NvbmZpZxgNIAEoDRIaChJjaGVja3N1bV9wYXJhbWV0ZXIYDiABKA0iUwoKcGlwZV9lbnRyeRIKCgJpZBgBIAIoDRIPCgdwaXBlX2lkGAIgAigNEg0KBWZsYWdzGAMgAigNEhkKBGZvd24YBCACKAsyCy5mb3duX2VudHJ5IjoKCmZpZm9fZW50cnkSCgoCaWQYASACKA0SDwoHcGlwZV9pZBgCIAIoDRIPCgdyZWdmX2lkGAMgASgNIjoKEGZpbGVfcGVybXNfZW50cnkSDAoEbW9kZRgBIAIoDRILCgN1aWQYAiACKA0SCwoDZ2lkGAMgAigNIpkCCg11bml4X3NrX2VudHJ5EgoKAmlkGAEgAigNEgsKA2lubxgCIAIoDRIMCgR0eXBlGAMgAigNEg0KBXN0YXRlGAQgAigNEg0KBWZsYWdzGAUgAigNEg4KBnVmbGFncxgGIAIoDRIPCgdiYWNrbG9nGAcgAigNEgwKBHBlZXIYCCACKA0SGQoEZm93bhgJIAIoCzILLmZvd25fZW50cnkSDAoEbmFtZRgLIAIoDBIlCgpmaWxlX3Blcm1zGA0gASgLMhEuZmlsZV9wZXJtc19lbnRyeRIQCghuYW1lX2RpchgOIAEoCRIPCgdkZWxldGVkGA8gASgIEg0KBW5zX2lkGBAgASgNEhIKBm1udF9pZBgRIAEoEToCLTEilgIKDWluZXRfc2tfZW50cnkSCgoCaWQYASACKA0SCwoDaW5vGAIgAigNEg4KBmZhbWlseRgDIAIoDRIMCgR0eXBlGAQgAigNEg0KBXByb3RvGAUgAigNEg0KBXN0YXRlGAYgAigNEhAKCHNyY19wb3J0GAcgAigNEhAKCGRzdF9wb3J0GAggAigNEg0KBWZsYWdzGAkgAigNEg8KB2JhY2tsb2cYCiACKA0SEAoIc3JjX2FkZHIYCyADKA0SEAoIZHN0X2FkZHIYDCADKA0SGQoEZm93bhgNIAIoCzILLmZvd25fZW50cnkSDgoGdjZvbmx5GA8gASgIEg4KBmlmbmFtZRgRIAEoCRINCgVuc19pZBgSIAEoDSJsCg50dHlfZmlsZV9lbnRyeRIKCgJpZBgBIAIoDRITCgt0dHlfaW5mb19pZBgCIAIoDRINCgVmbGFncxgDIAIoDRIZCgRmb3duGAQgAigLMgsuZm93bl9lbnRyeRIPCgdyZWdmX2lkGAYgASgNIt0BCgpmaWxlX2VudHJ5EhcKBHR5cGUYASACKA4yCS5mZF90eXBlcxIKCgJpZBgCIAIoDRIcCgNyZWcYAyABKAsyDy5yZWdfZmlsZV9lbnRyeRIbCgNpc2sYBCABKAsyDi5pbmV0X3NrX2VudHJ5EhsKA3VzaxgQIAEoCzIOLnVuaXhfc2tfZW50cnkSGQoEZmlmbxgRIAEoCzILLmZpZm9fZW50cnkSGQoEcGlwZRgSIAEoCzILLnBpcGVfZW50cnkSHAoDdHR5GBMgASgLMg8udHR5X2ZpbGVfZW50cnkiHgoNdHR5X3B0eV9lbnRyeRINCgVpbmRleBgBIAIoDSLZAQoOdHR5X2luZm9fZW50cnkSCgoCaWQYASACKA0SFgoEdHlwZRgCIAIoDjIILlR0eVR5cGUSDgoGbG9ja2VkGAMgAigIEhEKCWV4Y2x1c2l2ZRgEIAIoCBITCgtwYWNrZXRfbW9kZRgFIAIoCBILCgNzaWQYBiACKA0SDAoEcGdycBgHIAIoDRIMCgRyZGV2GAggAigNEhsKA3B0eRgMIAEoCzIOLnR0eV9wdHlfZW50cnkSCwoDZGV2GA0gASgNEgsKA3VpZBgOIAEoDRILCgNnaWQYDyABKA0iPwoPcGlwZV9kYXRhX2VudHJ5Eg8KB3BpcGVfaWQYASACKA0SDQoFYnl0ZXMYAiACKA0SDAoEc2l6ZRgDIAEoDSKdAQoJdm1hX2VudHJ5Eg0KBXN0YXJ0GAEgAigEEgsKA2VuZBgCIAIoBBINCgVwZ29mZhgDIAIoBBINCgVzaG1pZBgEIAIoBBIMCgRwcm90GAUgAigNEg0KBWZsYWdzGAYgAigNEg4KBnN0YXR1cxgHIAIoDRIKCgJmZBgIIAIoEhIMCgRtYWR2GAkgASgEEg8KB2ZkZmxhZ3MYCiABKA0i4gIKCG1tX2VudHJ5EhUKDW1tX3N0YXJ0X2NvZGUYASACKAQSEwoLbW1fZW5kX2NvZGUYAiACKAQSFQoNbW1fc3RhcnRfZGF0YRgDIAIoBBITCgttbV9lbmRfZGF0YRgEIAIoBBIWCg5tbV9zdGFydF9zdGFjaxgFIAIoBBIUCgxtbV9zdGFydF9icmsYBiACKAQSDgoGbW1fYnJrGAcgAigEEhQKDG1tX2FyZ19zdGFydBgIIAIoBBISCgptbV9hcmdfZW5kGAkgAigEEhQKDG1tX2Vudl9zdGFydBgKIAIoBBISCgptbV9lbnZfZW5kGAsgAigEEhMKC2V4ZV9maWxlX2lkGAwgAigNEhUKDW1tX3NhdmVkX2F1eHYYDSADKAQSGAoEdm1hcxgOIAMoCzIKLnZtYV9lbnRyeRIQCghkdW1wYWJsZRgPIAEoBRIUCgx0aHBfZGlzYWJsZWQYESABKAgiIAoMcGFnZW1hcF9oZWFkEhAKCHBhZ2VzX2lkGAEgAigNImsKDXBhZ2VtYXBfZW50cnkSDQoFdmFkZHIYASACKAQSFwoPY29tcGF0X25yX3BhZ2VzGAIgAigNEhEKCWluX3BhcmVudBgDIAEoCBINCgVmbGFncxgEIAEoDRIQCghucl9wYWdlcxgFIAEoBCowCgdsc210eXBlEgoKBk5PX0xTTRAAEgsKB1NFTElOVVgQARIMCghBUFBBUk1PUhACKiwKEnVzZXJfeDg2X3JlZ3NfbW9kZRIKCgZOQVRJVkUQARIKCgZDT01QQVQQAir9AQoIZmRfdHlwZXMSBwoDVU5EEAASBwoDUkVHEAESCAoEUElQRRACEggKBEZJRk8QAxIKCgZJTkVUU0sQBBIKCgZVTklYU0sQBRILCgdFVkVOVEZEEAYSDQoJRVZFTlRQT0xMEAcSCwoHSU5PVElGWRAIEgwKCFNJR05BTEZEEAkSDAoIUEFDS0VUU0sQChIHCgNUVFkQCxIMCghGQU5PVElGWRAMEg0KCU5FVExJTktTSxANEgYKAk5TEA4SCAoEVFVORhAPEgcKA0VYVBAQEgsKB1RJTUVSRkQQERIJCgVNRU1GRBASEgoKBkJQRk1BUBATEgkKBVBJREZEEBQqVwoHVHR5VHlwZRILCgdVTktOT1dOEAASBwoDUFRZEAESCwoHQ09OU09MRRACEgYKAlZUEAMSCAoEQ1RUWRAEEgsKB0VYVF9UVFkQBRIKCgZTRVJJQUwQBg");
+  fileDesc("CgxpbWFnZXMucHJvdG8i9gEKE3Rhc2tfa29ial9pZHNfZW50cnkSDQoFdm1faWQYASACKA0SEAoIZmlsZXNfaWQYAiACKA0SDQoFZnNfaWQYAyACKA0SEgoKc2lnaGFuZF9pZBgEIAIoDRIRCglwaWRfbnNfaWQYBSABKA0SEQoJbmV0X25zX2lkGAYgASgNEhEKCWlwY19uc19pZBgHIAEoDRIRCgl1dHNfbnNfaWQYCCABKA0SEQoJbW50X25zX2lkGAkgASgNEhIKCnVzZXJfbnNfaWQYCiABKA0SFAoMY2dyb3VwX25zX2lkGAsgASgNEhIKCnRpbWVfbnNfaWQYDCABKA0iIAoNcGx1Z2luc19lbnRyeRIPCgdwbHVnaW5zGAwgAygJItwCCg9pbnZlbnRvcnlfZW50cnkSEwoLaW1nX3ZlcnNpb24YASACKA0SFQoNZmRpbmZvX3Blcl9pZBgCIAEoCBImCghyb290X2lkcxgDIAEoCzIULnRhc2tfa29ial9pZHNfZW50cnkSEQoJbnNfcGVyX2lkGAQgASgIEhMKC3Jvb3RfY2dfc2V0GAUgASgNEhkKB2xzbXR5cGUYBiABKA4yCC5sc210eXBlEhMKC2R1bXBfdXB0aW1lGAggASgEEhUKDXByZV9kdW1wX21vZGUYCSABKA0SEQoJdGNwX2Nsb3NlGAogASgIEhsKE25ldHdvcmtfbG9ja19tZXRob2QYCyABKA0SJQoNcGx1Z2luc19lbnRyeRgMIAEoCzIOLnBsdWdpbnNfZW50cnkSGAoQZHVtcF9jcml1X3J1bl9pZBgNIAEoCRIVCg1hbGxvd191cHJvYmVzGA4gASgIIlUKDHBzdHJlZV9lbnRyeRILCgNwaWQYASACKA0SDAoEcHBpZBgCIAIoDRIMCgRwZ2lkGAMgAigNEgsKA3NpZBgEIAIoDRIPCgd0aHJlYWRzGAUgAygNIpwDChN1c2VyX3g4Nl9yZWdzX2VudHJ5EgsKA3IxNRgBIAIoBBILCgNyMTQYAiACKAQSCwoDcjEzGAMgAigEEgsKA3IxMhgEIAIoBBIKCgJicBgFIAIoBBIKCgJieBgGIAIoBBILCgNyMTEYByACKAQSCwoDcjEwGAggAigEEgoKAnI5GAkgAigEEgoKAnI4GAogAigEEgoKAmF4GAsgAigEEgoKAmN4GAwgAigEEgoKAmR4GA0gAigEEgoKAnNpGA4gAigEEgoKAmRpGA8gAigEEg8KB29yaWdfYXgYECACKAQSCgoCaXAYESACKAQSCgoCY3MYEiACKAQSDQoFZmxhZ3MYEyACKAQSCgoCc3AYFCACKAQSCgoCc3MYFSACKAQSDwoHZnNfYmFzZRgWIAIoBBIPCgdnc19iYXNlGBcgAigEEgoKAmRzGBggAigEEgoKAmVzGBkgAigEEgoKAmZzGBogAigEEgoKAmdzGBsgAigEEikKBG1vZGUYHCABKA4yEy51c2VyX3g4Nl9yZWdzX21vZGU6Bk5BVElWRSJPCg90aHJlYWRfaW5mb194ODYSFgoOY2xlYXJfdGlkX2FkZHIYASACKAQSJAoGZ3ByZWdzGAIgAigLMhQudXNlcl94ODZfcmVnc19lbnRyeSLkAQoPdGFza19jb3JlX2VudHJ5EhIKCnRhc2tfc3RhdGUYASACKA0SEQoJZXhpdF9jb2RlGAIgAigNEhMKC3BlcnNvbmFsaXR5GAMgAigNEg0KBWZsYWdzGAQgAigNEhIKCmJsa19zaWdzZXQYBSACKAQSDAoEY29tbRgGIAIoCRIOCgZjZ19zZXQYCSABKA0SEAoIbG9naW51aWQYDSABKA0SFQoNb29tX3Njb3JlX2FkahgOIAEoBRIXCg9jaGlsZF9zdWJyZWFwZXIYEiABKAgSEgoKc3RvcF9zaWdubxgVIAEoDSLBAQoRdGhyZWFkX2NvcmVfZW50cnkSEQoJZnV0ZXhfcmxhGAEgAigEEhUKDWZ1dGV4X3JsYV9sZW4YAiACKA0SEgoKc2NoZWRfbmljZRgDIAEoERIUCgxzY2hlZF9wb2xpY3kYBCABKA0SEgoKc2NoZWRfcHJpbxgFIAEoDRISCgpibGtfc2lnc2V0GAYgASgEEhIKCnBkZWF0aF9zaWcYCCABKA0SDAoEY29tbRgNIAEoCRIOCgZjZ19zZXQYECABKA0itAIKCmNvcmVfZW50cnkSIAoFbXR5cGUYASACKA4yES5jb3JlX2VudHJ5Lm1hcmNoEiUKC3RocmVhZF9pbmZvGAIgASgLMhAudGhyZWFkX2luZm9feDg2EhwKAnRjGAMgASgLMhAudGFza19jb3JlX2VudHJ5EiEKA2lkcxgEIAEoCzIULnRhc2tfa29ial9pZHNfZW50cnkSJwoLdGhyZWFkX2NvcmUYBSABKAsyEi50aHJlYWRfY29yZV9lbnRyeSJzCgVtYXJjaBILCgdVTktOT1dOEAASCgoGWDg2XzY0EAESBwoDQVJNEAISCwoHQUFSQ0g2NBADEgkKBVBQQzY0EAQSCAoEUzM5MBAFEggKBE1JUFMQBhIPCgtMT09OR0FSQ0g2NBAHEgsKB1JJU0NWNjQQCCJOCgxmZGluZm9fZW50cnkSCgoCaWQYASACKA0SDQoFZmxhZ3MYAiACKA0SFwoEdHlwZRgDIAIoDjIJLmZkX3R5cGVzEgoKAmZkGAQgAigNIlYKCmZvd25fZW50cnkSCwoDdWlkGAEgAigNEgwKBGV1aWQYAiACKA0SDgoGc2lnbnVtGAMgAigNEhAKCHBpZF90eXBlGAQgAigNEgsKA3BpZBgFIAIoDSL3AQoOcmVnX2ZpbGVfZW50cnkSCgoCaWQYASACKA0SDQoFZmxhZ3MYAiACKA0SCwoDcG9zGAMgAigEEhkKBGZvd24YBSACKAsyCy5mb3duX2VudHJ5EgwKBG5hbWUYBiACKAkSEgoGbW50X2lkGAcgASgROgItMRIMCgRzaXplGAggASgEEgsKA2V4dBgJIAEoCBIMCgRtb2RlGAogASgNEhAKCGJ1aWxkX2lkGAsgAygNEhAKCGNoZWNrc3VtGAwgASgNEhcKD2NoZWNrc3VtX2NvbmZpZxgNIAEoDRIaChJjaGVja3N1bV9wYXJhbWV0ZXIYDiABKA0iUwoKcGlwZV9lbnRyeRIKCgJpZBgBIAIoDRIPCgdwaXBlX2lkGAIgAigNEg0KBWZsYWdzGAMgAigNEhkKBGZvd24YBCACKAsyCy5mb3duX2VudHJ5IjoKCmZpZm9fZW50cnkSCgoCaWQYASACKA0SDwoHcGlwZV9pZBgCIAIoDRIPCgdyZWdmX2lkGAMgASgNIjoKEGZpbGVfcGVybXNfZW50cnkSDAoEbW9kZRgBIAIoDRILCgN1aWQYAiACKA0SCwoDZ2lkGAMgAigNIpkCCg11bml4X3NrX2VudHJ5EgoKAmlkGAEgAigNEgsKA2lubxgCIAIoDRIMCgR0eXBlGAMgAigNEg0KBXN0YXRlGAQgAigNEg0KBWZsYWdzGAUgAigNEg4KBnVmbGFncxgGIAIoDRIPCgdiYWNrbG9nGAcgAigNEgwKBHBlZXIYCCACKA0SGQoEZm93bhgJIAIoCzILLmZvd25fZW50cnkSDAoEbmFtZRgLIAIoDBIlCgpmaWxlX3Blcm1zGA0gASgLMhEuZmlsZV9wZXJtc19lbnRyeRIQCghuYW1lX2RpchgOIAEoCRIPCgdkZWxldGVkGA8gASgIEg0KBW5zX2lkGBAgASgNEhIKBm1udF9pZBgRIAEoEToCLTEilgIKDWluZXRfc2tfZW50cnkSCgoCaWQYASACKA0SCwoDaW5vGAIgAigNEg4KBmZhbWlseRgDIAIoDRIMCgR0eXBlGAQgAigNEg0KBXByb3RvGAUgAigNEg0KBXN0YXRlGAYgAigNEhAKCHNyY19wb3J0GAcgAigNEhAKCGRzdF9wb3J0GAggAigNEg0KBWZsYWdzGAkgAigNEg8KB2JhY2tsb2cYCiACKA0SEAoIc3JjX2FkZHIYCyADKA0SEAoIZHN0X2FkZHIYDCADKA0SGQoEZm93bhgNIAIoCzILLmZvd25fZW50cnkSDgoGdjZvbmx5GA8gASgIEg4KBmlmbmFtZRgRIAEoCRINCgVuc19pZBgSIAEoDSJsCg50dHlfZmlsZV9lbnRyeRIKCgJpZBgBIAIoDRITCgt0dHlfaW5mb19pZBgCIAIoDRINCgVmbGFncxgDIAIoDRIZCgRmb3duGAQgAigLMgsuZm93bl9lbnRyeRIPCgdyZWdmX2lkGAYgASgNImcKEG1lbWZkX2ZpbGVfZW50cnkSCgoCaWQYASACKA0SDQoFZmxhZ3MYAiACKA0SCwoDcG9zGAMgAigEEhkKBGZvd24YBCACKAsyCy5mb3duX2VudHJ5EhAKCGlub2RlX2lkGAUgAigNIp0BChFtZW1mZF9pbm9kZV9lbnRyeRIMCgRuYW1lGAEgAigJEgsKA3VpZBgCIAIoDRILCgNnaWQYAyACKA0SDAoEc2l6ZRgEIAIoBBINCgVzaG1pZBgFIAIoDRINCgVzZWFscxgGIAIoDRIQCghpbm9kZV9pZBgHIAIoBBIUCgxodWdldGxiX2ZsYWcYCCABKA0SDAoEbW9kZRgJIAEoDSL/AQoKZmlsZV9lbnRyeRIXCgR0eXBlGAEgAigOMgkuZmRfdHlwZXMSCgoCaWQYAiACKA0SHAoDcmVnGAMgASgLMg8ucmVnX2ZpbGVfZW50cnkSGwoDaXNrGAQgASgLMg4uaW5ldF9za19lbnRyeRIbCgN1c2sYECABKAsyDi51bml4X3NrX2VudHJ5EhkKBGZpZm8YESABKAsyCy5maWZvX2VudHJ5EhkKBHBpcGUYEiABKAsyCy5waXBlX2VudHJ5EhwKA3R0eRgTIAEoCzIPLnR0eV9maWxlX2VudHJ5EiAKBW1lbWZkGBQgASgLMhEubWVtZmRfZmlsZV9lbnRyeSIeCg10dHlfcHR5X2VudHJ5Eg0KBWluZGV4GAEgAigNItkBCg50dHlfaW5mb19lbnRyeRIKCgJpZBgBIAIoDRIWCgR0eXBlGAIgAigOMgguVHR5VHlwZRIOCgZsb2NrZWQYAyACKAgSEQoJZXhjbHVzaXZlGAQgAigIEhMKC3BhY2tldF9tb2RlGAUgAigIEgsKA3NpZBgGIAIoDRIMCgRwZ3JwGAcgAigNEgwKBHJkZXYYCCACKA0SGwoDcHR5GAwgASgLMg4udHR5X3B0eV9lbnRyeRILCgNkZXYYDSABKA0SCwoDdWlkGA4gASgNEgsKA2dpZBgPIAEoDSI/Cg9waXBlX2RhdGFfZW50cnkSDwoHcGlwZV9pZBgBIAIoDRINCgVieXRlcxgCIAIoDRIMCgRzaXplGAMgASgNIp0BCgl2bWFfZW50cnkSDQoFc3RhcnQYASACKAQSCwoDZW5kGAIgAigEEg0KBXBnb2ZmGAMgAigEEg0KBXNobWlkGAQgAigEEgwKBHByb3QYBSACKA0SDQoFZmxhZ3MYBiACKA0SDgoGc3RhdHVzGAcgAigNEgoKAmZkGAggAigSEgwKBG1hZHYYCSABKAQSDwoHZmRmbGFncxgKIAEoDSLiAgoIbW1fZW50cnkSFQoNbW1fc3RhcnRfY29kZRgBIAIoBBITCgttbV9lbmRfY29kZRgCIAIoBBIVCg1tbV9zdGFydF9kYXRhGAMgAigEEhMKC21tX2VuZF9kYXRhGAQgAigEEhYKDm1tX3N0YXJ0X3N0YWNrGAUgAigEEhQKDG1tX3N0YXJ0X2JyaxgGIAIoBBIOCgZtbV9icmsYByACKAQSFAoMbW1fYXJnX3N0YXJ0GAggAigEEhIKCm1tX2FyZ19lbmQYCSACKAQSFAoMbW1fZW52X3N0YXJ0GAogAigEEhIKCm1tX2Vudl9lbmQYCyACKAQSEwoLZXhlX2ZpbGVfaWQYDCACKA0SFQoNbW1fc2F2ZWRfYXV4dhgNIAMoBBIYCgR2bWFzGA4gAygLMgoudm1hX2VudHJ5EhAKCGR1bXBhYmxlGA8gASgFEhQKDHRocF9kaXNhYmxlZBgRIAEoCCIgCgxwYWdlbWFwX2hlYWQSEAoIcGFnZXNfaWQYASACKA0iawoNcGFnZW1hcF9lbnRyeRINCgV2YWRkchgBIAIoBBIXCg9jb21wYXRfbnJfcGFnZXMYAiACKA0SEQoJaW5fcGFyZW50GAMgASgIEg0KBWZsYWdzGAQgASgNEhAKCG5yX3BhZ2VzGAUgASgEKjAKB2xzbXR5cGUSCgoGTk9fTFNNEAASCwoHU0VMSU5VWBABEgwKCEFQUEFSTU9SEAIqLAoSdXNlcl94ODZfcmVnc19tb2RlEgoKBk5BVElWRRABEgoKBkNPTVBBVBACKv0BCghmZF90eXBlcxIHCgNVTkQQABIHCgNSRUcQARIICgRQSVBFEAISCAoERklGTxADEgoKBklORVRTSxAEEgoKBlVOSVhTSxAFEgsKB0VWRU5URkQQBhINCglFVkVOVFBPTEwQBxILCgdJTk9USUZZEAgSDAoIU0lHTkFMRkQQCRIMCghQQUNLRVRTSxAKEgcKA1RUWRALEgwKCEZBTk9USUZZEAwSDQoJTkVUTElOS1NLEA0SBgoCTlMQDhIICgRUVU5GEA8SBwoDRVhUEBASCwoHVElNRVJGRBAREgkKBU1FTUZEEBISCgoGQlBGTUFQEBMSCQoFUElERkQQFCpXCgdUdHlUeXBlEgsKB1VOS05PV04QABIHCgNQVFkQARILCgdDT05TT0xFEAISBgoCVlQQAxIICgRDVFRZEAQSCwoHRVhUX1RUWRAFEgoKBlNFUklBTBAG");
 
 /**
  * Which kernel objects a task shares with others: equal ids, shared object.
@@ -1105,6 +1105,106 @@ export const tty_file_entrySchema: GenMessage<tty_file_entry> = /*@__PURE__*/
   messageDesc(file_images, 17);
 
 /**
+ * A memfd (also what anonymous MAP_SHARED memory is on current kernels,
+ * named "/dev/zero"): its inode is in memfd.img.
+ *
+ * @generated from message memfd_file_entry
+ */
+export type memfd_file_entry = Message<"memfd_file_entry"> & {
+  /**
+   * @generated from field: required uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * @generated from field: required uint32 flags = 2;
+   */
+  flags: number;
+
+  /**
+   * @generated from field: required uint64 pos = 3;
+   */
+  pos: bigint;
+
+  /**
+   * @generated from field: required fown_entry fown = 4;
+   */
+  fown?: fown_entry | undefined;
+
+  /**
+   * @generated from field: required uint32 inode_id = 5;
+   */
+  inodeId: number;
+};
+
+/**
+ * Describes the message memfd_file_entry.
+ * Use `create(memfd_file_entrySchema)` to create a new message.
+ */
+export const memfd_file_entrySchema: GenMessage<memfd_file_entry> = /*@__PURE__*/
+  messageDesc(file_images, 18);
+
+/**
+ * memfd.img: one entry per memfd inode; its pages are in
+ * pagemap-shmem-<shmid>.img.
+ *
+ * @generated from message memfd_inode_entry
+ */
+export type memfd_inode_entry = Message<"memfd_inode_entry"> & {
+  /**
+   * @generated from field: required string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: required uint32 uid = 2;
+   */
+  uid: number;
+
+  /**
+   * @generated from field: required uint32 gid = 3;
+   */
+  gid: number;
+
+  /**
+   * @generated from field: required uint64 size = 4;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: required uint32 shmid = 5;
+   */
+  shmid: number;
+
+  /**
+   * @generated from field: required uint32 seals = 6;
+   */
+  seals: number;
+
+  /**
+   * @generated from field: required uint64 inode_id = 7;
+   */
+  inodeId: bigint;
+
+  /**
+   * @generated from field: optional uint32 hugetlb_flag = 8;
+   */
+  hugetlbFlag: number;
+
+  /**
+   * @generated from field: optional uint32 mode = 9;
+   */
+  mode: number;
+};
+
+/**
+ * Describes the message memfd_inode_entry.
+ * Use `create(memfd_inode_entrySchema)` to create a new message.
+ */
+export const memfd_inode_entrySchema: GenMessage<memfd_inode_entry> = /*@__PURE__*/
+  messageDesc(file_images, 19);
+
+/**
  * files.img: every file object of the tree; `type` says which field is set.
  *
  * @generated from message file_entry
@@ -1149,6 +1249,11 @@ export type file_entry = Message<"file_entry"> & {
    * @generated from field: optional tty_file_entry tty = 19;
    */
   tty?: tty_file_entry | undefined;
+
+  /**
+   * @generated from field: optional memfd_file_entry memfd = 20;
+   */
+  memfd?: memfd_file_entry | undefined;
 };
 
 /**
@@ -1156,7 +1261,7 @@ export type file_entry = Message<"file_entry"> & {
  * Use `create(file_entrySchema)` to create a new message.
  */
 export const file_entrySchema: GenMessage<file_entry> = /*@__PURE__*/
-  messageDesc(file_images, 18);
+  messageDesc(file_images, 20);
 
 /**
  * @generated from message tty_pty_entry
@@ -1173,7 +1278,7 @@ export type tty_pty_entry = Message<"tty_pty_entry"> & {
  * Use `create(tty_pty_entrySchema)` to create a new message.
  */
 export const tty_pty_entrySchema: GenMessage<tty_pty_entry> = /*@__PURE__*/
-  messageDesc(file_images, 19);
+  messageDesc(file_images, 21);
 
 /**
  * @generated from message tty_info_entry
@@ -1245,7 +1350,7 @@ export type tty_info_entry = Message<"tty_info_entry"> & {
  * Use `create(tty_info_entrySchema)` to create a new message.
  */
 export const tty_info_entrySchema: GenMessage<tty_info_entry> = /*@__PURE__*/
-  messageDesc(file_images, 20);
+  messageDesc(file_images, 22);
 
 /**
  * Followed in the image by `bytes` raw bytes: what was in the pipe.
@@ -1276,7 +1381,7 @@ export type pipe_data_entry = Message<"pipe_data_entry"> & {
  * Use `create(pipe_data_entrySchema)` to create a new message.
  */
 export const pipe_data_entrySchema: GenMessage<pipe_data_entry> = /*@__PURE__*/
-  messageDesc(file_images, 21);
+  messageDesc(file_images, 23);
 
 /**
  * @generated from message vma_entry
@@ -1351,7 +1456,7 @@ export type vma_entry = Message<"vma_entry"> & {
  * Use `create(vma_entrySchema)` to create a new message.
  */
 export const vma_entrySchema: GenMessage<vma_entry> = /*@__PURE__*/
-  messageDesc(file_images, 22);
+  messageDesc(file_images, 24);
 
 /**
  * @generated from message mm_entry
@@ -1445,9 +1550,11 @@ export type mm_entry = Message<"mm_entry"> & {
  * Use `create(mm_entrySchema)` to create a new message.
  */
 export const mm_entrySchema: GenMessage<mm_entry> = /*@__PURE__*/
-  messageDesc(file_images, 23);
+  messageDesc(file_images, 25);
 
 /**
+ * pagemap-<pid>.img: a process's private pages; pagemap-shmem-<shmid>.img:
+ * a shared memory segment's pages (vaddr is then an offset in the segment).
  * First entry of a pagemap image: which pages-<id>.img holds the pages.
  *
  * @generated from message pagemap_head
@@ -1464,7 +1571,7 @@ export type pagemap_head = Message<"pagemap_head"> & {
  * Use `create(pagemap_headSchema)` to create a new message.
  */
 export const pagemap_headSchema: GenMessage<pagemap_head> = /*@__PURE__*/
-  messageDesc(file_images, 24);
+  messageDesc(file_images, 26);
 
 /**
  * Every later entry: a run of pages starting at vaddr.
@@ -1505,7 +1612,7 @@ export type pagemap_entry = Message<"pagemap_entry"> & {
  * Use `create(pagemap_entrySchema)` to create a new message.
  */
 export const pagemap_entrySchema: GenMessage<pagemap_entry> = /*@__PURE__*/
-  messageDesc(file_images, 25);
+  messageDesc(file_images, 27);
 
 /**
  * @generated from enum lsmtype

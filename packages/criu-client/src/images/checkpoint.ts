@@ -9,6 +9,7 @@ import type {
   core_entry,
   fdinfo_entry,
   file_entry,
+  memfd_inode_entry,
   mm_entry,
   pagemap_entry,
   pipe_data_entry,
@@ -97,6 +98,14 @@ export type DescriptorSummary =
       index?: number | undefined;
       flags: number;
     }
+  | {
+      fd: number;
+      type: 'memfd';
+      /** memfd name ("/dev/zero" for anonymous shared memory). */
+      name?: string | undefined;
+      size?: number | undefined;
+      pos: number;
+    }
   | { fd: number; type: 'other'; kind: string; fileId: number };
 
 export interface ProcessSummary {
@@ -111,11 +120,15 @@ export interface ProcessSummary {
   state: ProcessState;
   exitCode: number;
   threads: ThreadSummary[];
-  /** Bytes of memory saved in the images, by kind. */
+  /**
+   * Bytes of memory saved in the images, by kind. `shared` counts each shmem
+   * segment the process maps in full, so a segment two processes share is
+   * counted for both.
+   */
   memory: MemoryBytes;
   /** Bytes of address space mapped, by kind (saved or not). */
   mapped: MemoryBytes;
-  /** Pages CRIU saved for this process (pagemap entries). */
+  /** Pages CRIU saved in this process's own pagemap (private and file; not shmem). */
   pages: number;
   descriptors: DescriptorSummary[];
 }
@@ -223,6 +236,9 @@ class ImageSet {
   constructor(images: AnyImage[]) {
     for (const image of images) this.#byName.set(image.name, image);
   }
+  names(): string[] {
+    return [...this.#byName.keys()];
+  }
   get<M extends DecodedMagic>(name: string, magic: M): Decoded<M> | undefined {
     const image = this.#byName.get(name);
     if (image?.kind !== 'decoded') return undefined;
@@ -263,19 +279,32 @@ function stateOf(taskState: number | undefined): ProcessState {
 
 /** Which MemoryBytes bucket a mapping belongs to, from CRIU's VMA status bits. */
 function memoryKind(status: number): keyof MemoryBytes | undefined {
-  if (status & 0x100) return 'shared'; // VMA_ANON_SHARED
+  // VMA_ANON_SHARED, VMA_AREA_MEMFD (anonymous MAP_SHARED on current
+  // kernels, and memfds), VMA_AREA_SYSVIPC: shmem, whatever the file bits say.
+  if (status & (0x100 | 0x4000 | 0x400)) return 'shared';
   if (status & (0x40 | 0x80)) return 'file'; // VMA_FILE_PRIVATE, VMA_FILE_SHARED
   if (status & 0x200) return 'private'; // VMA_ANON_PRIVATE
   return undefined; // vdso, vvar, vsyscall: the kernel's, not saved
 }
 
-function memoryOf(mm: mm_entry | undefined, pagemap: pagemap_entry[]) {
+/**
+ * Memory of one process. Private and file pages come from its own pagemap;
+ * shared memory (shmem) is saved once per segment in
+ * pagemap-shmem-<shmid>.img and counted for every process that maps it.
+ */
+function memoryOf(
+  mm: mm_entry | undefined,
+  pagemap: pagemap_entry[],
+  segmentOf: (vma: mm_entry['vmas'][number]) => number | undefined,
+  shmemBytes: Map<number, number>,
+) {
   const mapped: MemoryBytes = { private: 0, shared: 0, file: 0 };
   const memory: MemoryBytes = { private: 0, shared: 0, file: 0 };
   const vmas = (mm?.vmas ?? []).map((v) => ({
     start: v.start,
     end: v.end,
     kind: memoryKind(v.status),
+    segment: memoryKind(v.status) === 'shared' ? segmentOf(v) : undefined,
   }));
   for (const v of vmas) if (v.kind) mapped[v.kind] += Number(v.end - v.start);
   let pages = 0;
@@ -286,6 +315,8 @@ function memoryOf(mm: mm_entry | undefined, pagemap: pagemap_entry[]) {
     const vma = vmas.find((v) => entry.vaddr >= v.start && entry.vaddr < v.end);
     memory[vma?.kind ?? 'private'] += n * PAGE_SIZE;
   }
+  const segments = new Set(vmas.map((v) => v.segment).filter((id) => id !== undefined));
+  for (const id of segments) memory.shared += shmemBytes.get(id) ?? 0;
   return { mapped, memory, pages };
 }
 
@@ -315,6 +346,7 @@ function describe(
   file: file_entry | undefined,
   files: Map<number, file_entry>,
   ttys: Map<number, tty_info_entry>,
+  memfdInodes: Map<string, memfd_inode_entry>,
 ): DescriptorSummary {
   const kind = fd_types[fd.type] ?? String(fd.type);
   if (!file) return { fd: fd.fd, type: 'other', kind, fileId: fd.id };
@@ -374,6 +406,16 @@ function describe(
       dstPort: s.dstPort,
     };
   }
+  if (file.memfd) {
+    const inode = memfdInodes.get(String(file.memfd.inodeId));
+    return {
+      fd: fd.fd,
+      type: 'memfd',
+      name: inode?.name,
+      size: inode ? Number(inode.size) : undefined,
+      pos: Number(file.memfd.pos),
+    };
+  }
   if (file.tty) {
     const info = ttys.get(file.tty.ttyInfoId);
     return {
@@ -404,6 +446,10 @@ interface Tables {
   ttys: Map<number, tty_info_entry>;
   /** `pipe:<id>` / `fifo:<id>` -> what was buffered. */
   pipeData: Map<string, pipe_data_entry>;
+  /** memfd inode_id -> its inode (memfd.img). */
+  memfdInodes: Map<string, memfd_inode_entry>;
+  /** shmem segment id -> bytes saved in pagemap-shmem-<id>.img. */
+  shmemBytes: Map<number, number>;
 }
 
 function tablesOf(set: ImageSet): Tables {
@@ -416,7 +462,30 @@ function tablesOf(set: ImageSet): Tables {
     pipeData.set(`pipe:${d.pipeId}`, d);
   for (const d of set.messages('fifo-data.img', 'FIFO_DATA') as pipe_data_entry[])
     pipeData.set(`fifo:${d.pipeId}`, d);
-  return { set, files, ttys, pipeData };
+  const memfdInodes = new Map<string, memfd_inode_entry>();
+  for (const m of set.messages('memfd.img', 'MEMFD_INODE') as memfd_inode_entry[])
+    memfdInodes.set(String(m.inodeId), m);
+  const shmemBytes = new Map<number, number>();
+  for (const name of set.names()) {
+    const id = /^pagemap-shmem-(\d+)\.img$/.exec(name)?.[1];
+    if (id === undefined) continue;
+    const entries = (set.messages(name, 'PAGEMAP') as pagemap_entry[]).slice(1);
+    const pages = entries.reduce(
+      (n, e) => n + (e.nrPages ? Number(e.nrPages) : e.compatNrPages),
+      0,
+    );
+    shmemBytes.set(Number(id), pages * PAGE_SIZE);
+  }
+  return { set, files, ttys, pipeData, memfdInodes, shmemBytes };
+}
+
+/** The shmem segment a shared mapping shows: its shmid, or through a memfd's inode. */
+function segmentResolver(t: Tables) {
+  return (vma: mm_entry['vmas'][number]): number | undefined => {
+    if (vma.status & 0x100) return Number(vma.shmid); // VMA_ANON_SHARED: shmid is the segment
+    const memfd = t.files.get(Number(vma.shmid))?.memfd; // VMA_AREA_MEMFD: shmid is a file id
+    return memfd ? t.memfdInodes.get(String(memfd.inodeId))?.shmid : undefined;
+  };
 }
 
 function threadsOf(set: ImageSet, p: pstree_entry, core: core_entry | undefined): ThreadSummary[] {
@@ -446,14 +515,14 @@ function processOf(
   const threads = threadsOf(set, p, core);
   const mm = set.messages(`mm-${p.pid}.img`, 'MM')[0] as mm_entry | undefined;
   const pagemap = (set.messages(`pagemap-${p.pid}.img`, 'PAGEMAP') as pagemap_entry[]).slice(1);
-  const { memory, mapped, pages } = memoryOf(mm, pagemap);
+  const { memory, mapped, pages } = memoryOf(mm, pagemap, segmentResolver(t), t.shmemBytes);
   // Since fdinfo_per_id, descriptor tables are shared by files_id; older images are per pid.
   const fdinfo = set.messages(
     `fdinfo-${ids ? ids.filesId : p.pid}.img`,
     'FDINFO',
   ) as fdinfo_entry[];
   const descriptors = fdinfo
-    .map((fd) => describe(fd, files.get(fd.id), files, ttys))
+    .map((fd) => describe(fd, files.get(fd.id), files, ttys, t.memfdInodes))
     .sort((a, b) => a.fd - b.fd);
   const summary: ProcessSummary = {
     pid: p.pid,

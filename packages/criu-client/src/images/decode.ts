@@ -8,6 +8,7 @@ import {
   file_entrySchema,
   inet_sk_entrySchema,
   inventory_entrySchema,
+  memfd_inode_entrySchema,
   mm_entrySchema,
   pagemap_entrySchema,
   pagemap_headSchema,
@@ -36,6 +37,7 @@ export const ENTRY_SCHEMAS = {
   PIPES_DATA: pipe_data_entrySchema,
   FIFO_DATA: pipe_data_entrySchema,
   MM: mm_entrySchema,
+  MEMFD_INODE: memfd_inode_entrySchema,
   PAGEMAP: pagemap_entrySchema, // after a pagemap_head, see below
   STATS: stats_entrySchema,
   // Images of older CRIU (before files.img gathered every file kind).

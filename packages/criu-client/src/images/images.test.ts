@@ -75,10 +75,11 @@ describeWith([root, criu, crit], 'image decoder on real checkpoints, against cri
       'MM',
       'PAGEMAP',
       'STATS',
+      'MEMFD_INODE',
     ]) {
       expect(seen, magic).toContain(magic);
     }
-    for (const type of ['REG', 'PIPE', 'FIFO', 'UNIXSK', 'INETSK', 'TTY']) {
+    for (const type of ['REG', 'PIPE', 'FIFO', 'UNIXSK', 'INETSK', 'TTY', 'MEMFD']) {
       expect(fileTypes, type).toContain(type);
     }
   });
@@ -96,7 +97,8 @@ describeWith([root, criu, crit], 'image decoder on real checkpoints, against cri
       expect(p.threads[0]!.ip).toMatch(/^0x[0-9a-f]+$/);
       expect(p.memory.private).toBeGreaterThan(0);
       expect(p.mapped.file).toBeGreaterThan(0);
-      expect(p.memory.private + p.memory.shared + p.memory.file).toBe(p.pages * 4096);
+      // Own pagemap: private and file pages; shmem segments are counted on top.
+      expect(p.memory.private + p.memory.file).toBe(p.pages * 4096);
     }
     const byCommand = (name: string) => c.processes.filter((p) => p.command === name);
     const gzip = byCommand('gzip')[0]!;
@@ -123,6 +125,10 @@ describeWith([root, criu, crit], 'image decoder on real checkpoints, against cri
     expect(fifo.bufferedBytes).toBe('fifo-in-flight'.length);
 
     const holder = byCommand('python3')[0]!;
+    // Its 256 KiB MAP_SHARED anonymous mapping, 64 KiB of it written.
+    expect(holder.memory.shared).toBe(64 * 1024);
+    expect(holder.mapped.shared).toBeGreaterThanOrEqual(256 * 1024);
+    for (const p of c.processes) if (p !== holder) expect(p.memory.shared).toBe(0);
     const kinds = holder.descriptors.map((d) => d.type);
     expect(kinds).toEqual(expect.arrayContaining(['unix-socket', 'inet-socket', 'fifo', 'tty']));
     const inet = holder.descriptors.filter((d) => d.type === 'inet-socket');
