@@ -195,12 +195,13 @@ export interface CheckpointSummary {
   images: ImageSummary[];
 }
 
-const RAW_BY_NAME = /^pages-\d+\.img$|\.log$|^stats-restore$/;
+/** Files never decoded, only listed: page data and criu's logs. */
+const RAW_BY_NAME = /^pages-\d+\.img$|\.log$/;
 
 /** Reads one image file: only the head of raw or unknown ones. */
 async function loadImage(path: string, name: string): Promise<AnyImage> {
   const { size } = await stat(path);
-  if (RAW_BY_NAME.test(name) && name !== 'stats-dump') return { kind: 'raw', name, size };
+  if (RAW_BY_NAME.test(name)) return { kind: 'raw', name, size };
   const handle = await open(path, 'r');
   try {
     const head = new Uint8Array(8);
