@@ -316,7 +316,9 @@ function memoryOf(
     const vma = vmas.find((v) => entry.vaddr >= v.start && entry.vaddr < v.end);
     memory[vma?.kind ?? 'private'] += n * PAGE_SIZE;
   }
-  const segments = new Set(vmas.map((v) => v.segment).filter((id) => id !== undefined));
+  const segments = new Set(
+    vmas.map((v) => v.segment).filter((id): id is number => id !== undefined),
+  );
   for (const id of segments) memory.shared += shmemBytes.get(id) ?? 0;
   return { mapped, memory, pages };
 }

@@ -68,7 +68,10 @@ export async function startJob(store: JobStore, opts: StartJobOptions): Promise<
   const id = store.create(opts.name);
   let handle: Awaited<ReturnType<typeof spawnPipeline>>;
   try {
-    const spec = { ...toSpawnSpec(syntax, { cwd, logsDir: store.logsDir(id), env: callerEnv }), umask };
+    const spec = {
+      ...toSpawnSpec(syntax, { cwd, logsDir: store.logsDir(id), env: callerEnv }),
+      umask,
+    };
     handle = await spawnPipeline(spec, {
       runDir: store.runDir(id),
       pidNamespace: pidNamespace ? 'auto' : false,

@@ -16,7 +16,12 @@ import { assertImagesPrivate } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { noProgress, type Progress } from '../progress.ts';
 import { mkdirPrivate } from '../store/home.ts';
-import type { JobRecord, JobRef, JobStore } from '../store/job-store.ts';
+import {
+  type JobRecord,
+  type JobRef,
+  type JobStore,
+  RESTORE_LOGS_DIR,
+} from '../store/job-store.ts';
 import { jobProcesses } from '../store/live-root.ts';
 import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
@@ -204,7 +209,7 @@ async function runRestore(
   progress: Progress,
 ): Promise<{ result: RestoreResult; ms: number }> {
   const workDir = mkdirPrivate(
-    join(store.jobDir(target.id), 'restore-logs', `${Date.now()}-from-${number}`),
+    join(store.jobDir(target.id), RESTORE_LOGS_DIR, `${Date.now()}-from-${number}`),
   );
   if (isAdopted(source) && moves.length > 0) {
     // Its keeper runs criu itself and can't hand it moved files.

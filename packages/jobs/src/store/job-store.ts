@@ -57,6 +57,9 @@ export interface JobRecord {
   schedule?: JobSchedule;
 }
 
+/** `jobs/ID/restore-logs/`: one directory per restore attempt, named `<epoch ms>-from-<N>`. */
+export const RESTORE_LOGS_DIR = 'restore-logs';
+
 /** A job named by its id or name, or a record read earlier (it is read again). */
 export type JobRef = string | Pick<JobRecord, 'id'>;
 

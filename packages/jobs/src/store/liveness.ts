@@ -1,6 +1,8 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { type RunStatus, readRunStatus } from '@cryopipe/spawn';
 import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
-import type { JobRecord, JobRef, JobStore } from './job-store.ts';
+import { type JobRecord, type JobRef, type JobStore, RESTORE_LOGS_DIR } from './job-store.ts';
 import { realRunDir, scanForRoot, servesRunDir } from './live-root.ts';
 
 /** What a job looks like right now, decided from the live system and the files on disk. */
@@ -63,6 +65,22 @@ function newestStoppingCheckpoint(
   return restoredAt > takenMs ? undefined : { takenMs };
 }
 
+/**
+ * When the newest restore attempt of the job started (epoch ms): each one
+ * makes its log directory, named after that moment, before criu runs, so it
+ * is there even when the restore died before recording anything.
+ */
+function lastRestoreAttempt(store: JobStore, job: JobRecord): number | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(join(store.jobDir(job.id), RESTORE_LOGS_DIR));
+  } catch {
+    return undefined;
+  }
+  const times = names.map((n) => Number(/^(\d+)-/.exec(n)?.[1])).filter(Number.isFinite);
+  return times.length ? Math.max(...times) : undefined;
+}
+
 export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Liveness> {
   // Liveness first, status second: the launcher writes its final status before
   // it exits, so a job found dead always has its last word on disk already.
@@ -71,12 +89,18 @@ export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Live
   const status = await readRunStatus(store.runDir(job.id)).catch(() => undefined);
   const base = { alive: rootPid !== undefined, rootPid, status };
   if (rootPid !== undefined) return { ...base, state: 'running', exitCode: undefined };
-  // A run that ended after the newest stopping checkpoint was restored and
-  // finished: its own status is the truth. Otherwise that checkpoint is.
+  // A run that ended after a restore attempt that followed the newest stopping
+  // checkpoint was that restore, finished: its own status is the truth.
+  // Otherwise the checkpoint is (a keeper records the SIGKILL of its dumped
+  // tree as an ending, but that was the checkpoint).
   const ended = status?.state === 'exited' || status?.state === 'failed';
   const stopped = newestStoppingCheckpoint(store, job);
-  const endedAfter = ended && (stopped === undefined || (status.endedAt ?? 0) > stopped.takenMs);
-  if (!endedAfter && (stopped !== undefined || job.phase === 'checkpointed'))
+  const attempt = lastRestoreAttempt(store, job);
+  const restoredThenEnded =
+    ended &&
+    (stopped === undefined ||
+      (attempt !== undefined && attempt > stopped.takenMs && (status.endedAt ?? 0) > attempt));
+  if (!restoredThenEnded && (stopped !== undefined || job.phase === 'checkpointed'))
     return { ...base, state: 'checkpointed', exitCode: undefined };
   if (status?.state === 'exited')
     return {
