@@ -153,7 +153,7 @@ async function unpack(store: JobStore, source: Readable, staging: string): Promi
   const jobJson = join(staging, 'job', 'job.json');
   const job = JSON.parse(readFileSync(jobJson, 'utf8')) as JobRecord;
   if (job.id !== manifest.jobId) throw new JobError('job.json names another job', 'REFUSED');
-  writeJsonAtomic(jobJson, { ...job, phase: 'checkpointed' });
+  writeJsonAtomic(jobJson, { ...job, phase: 'checkpointed', importedAt: new Date().toISOString() });
   return manifest;
 }
 

@@ -54,7 +54,7 @@ export async function exportJob(
       .map((f, i) => ({ entry: `outputs/${i}`, ...f, mode: permissions(f.path) }));
     // Only the first `size` bytes go in: what the newest checkpoint expects.
     const problems = outputs
-      .map(checkFile)
+      .map((o) => checkFile(o))
       .filter((c) => c.action === 'refuse')
       .map((c) => `  ${c.path}: ${(c as { reason: string }).reason}`);
     if (problems.length) {

@@ -7,11 +7,12 @@ import { adoptedTreeRoot, isAdopted, SOLVED_BY_SHELL_JOB } from '../adopt/adopte
 import { blockingFindings, diagnoseTree, formatFindings } from '../diagnose/diagnosis.ts';
 import { JobError } from '../errors.ts';
 import { faultPoint } from '../fault-point.ts';
-import type { FileRecord } from '../integrity/file-state.ts';
+import type { FileRecord, InputRecord } from '../integrity/file-state.ts';
 import { imageManifest } from '../integrity/image-manifest.ts';
 import { PRE_DUMP_DIR, restrictToOwner } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
+import { machineId } from '../machine/machine-id.ts';
 import { noProgress, type Progress } from '../progress.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import type { JobRecord, JobRef, JobStore } from '../store/job-store.ts';
@@ -23,7 +24,7 @@ import { processExists } from '../store/process-exists.ts';
 import { directoryBytes, nextCheckpointNumber } from './checkpoint-files.ts';
 import { type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
 import { resumeStoppedTree } from './stopped-tree.ts';
-import { recordWritableFiles } from './tree-files.ts';
+import { recordTreeFiles } from './tree-files.ts';
 
 /** When to pre-dump memory while the job runs, so that the freeze only writes what changed since. */
 export type PreDumpMode = 'auto' | 'never' | 'always';
@@ -146,6 +147,8 @@ export async function checkpointJob(
           imageBytes: directoryBytes(dir),
           dumpMs: ms,
           files: d.files,
+          inputs: d.inputs,
+          ...(machineId() ? { machineId: machineId() } : {}),
           images: imageManifest(dir),
         };
         writeJsonAtomic(join(dir, 'checkpoint.json'), record);
@@ -174,6 +177,8 @@ export async function checkpointJob(
         preDump: options.preDump ?? 'auto',
         home: store.home,
         runDir: store.runDir(fresh.id),
+        jobDir: store.jobDir(fresh.id),
+        previousFiles: store.checkpoints(fresh.id).at(-1)?.files ?? [],
       },
       progress,
       (d, ms) => {
@@ -240,6 +245,7 @@ export async function checkpointJob(
 interface Dumped {
   version: string;
   files: FileRecord[];
+  inputs: InputRecord[];
   treePids: number[] | undefined;
   stats: DumpResult['stats'];
   preDump: PreDumpDecision;
@@ -286,6 +292,10 @@ async function dump(
     home: string;
     /** The job's run directory, to tell whether the tree still runs after a failure. */
     runDir: string;
+    /** The job's directory: files in it are the job's own, not inputs. */
+    jobDir: string;
+    /** The previous checkpoint's file records (their chunk hashes are reused). */
+    previousFiles: FileRecord[];
   },
   progress: Progress,
   /** Called while the tree is frozen and every image is written. */
@@ -303,6 +313,7 @@ async function dump(
     }
   })();
   let files: FileRecord[] = [];
+  let inputs: InputRecord[] = [];
   let treePids: number[] | undefined;
   const started = performance.now();
   const { shellJob, imagesDir, leaveRunning } = opts;
@@ -334,19 +345,20 @@ async function dump(
         // The tree is frozen here: file sizes are exactly what criu records.
         postDump: async () => {
           faultPoint('checkpoint:criu-running');
-          files = await recordWritableFiles(pid);
+          ({ files, inputs } = await recordTreeFiles(pid, opts.jobDir, opts.previousFiles));
           // Without a PID namespace a restore needs every one of these host pids free.
           if (!job.pidNamespace) {
             const snap = await new Procfs().snapshot(pid, { outside: false });
             treePids = [...snap.processes.keys()].sort((a, b) => a - b);
           }
-          onImagesWritten({ version, files, treePids }, performance.now() - started);
+          onImagesWritten({ version, files, inputs, treePids }, performance.now() - started);
         },
       },
     );
     return {
       version,
       files,
+      inputs,
       treePids,
       stats: result.stats,
       preDump,

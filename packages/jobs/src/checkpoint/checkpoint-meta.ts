@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobError } from '../errors.ts';
+import type { InputRecord } from '../integrity/file-state.ts';
 import type { ImageEntry } from '../integrity/image-manifest.ts';
 import type { CheckpointRecord } from '../store/job-store.ts';
 
@@ -18,6 +19,10 @@ export interface CheckpointMeta extends CheckpointRecord {
    * relocates them (a copy under another name, or an import into another home).
    */
   jobDir?: string;
+  /** Files the tree only reads (its inputs): a restore refuses when one changed. */
+  inputs?: InputRecord[];
+  /** /etc/machine-id of the machine that took it: inode identities only mean something there. */
+  machineId?: string;
   /** Host pids of the dumped tree; a restore without a PID namespace needs them all free. */
   treePids?: number[];
   /** Name, size and sha256 of every image file. */

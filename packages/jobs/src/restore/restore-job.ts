@@ -14,6 +14,7 @@ import { type FileCheck, reconcileFiles } from '../integrity/file-state.ts';
 import { assertImagesIntact } from '../integrity/image-manifest.ts';
 import { assertImagesPrivate } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
+import { machineId } from '../machine/machine-id.ts';
 import { noProgress, type Progress } from '../progress.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import {
@@ -140,8 +141,16 @@ export async function restoreJob(
       copyRunFiles(store.runDir(fresh.id), store.runDir(copy.id));
     }
     const movedTo = new Map(moves.map((m) => [m.from, m.to]));
+    // Inodes identify a file only where the checkpoint was taken, and only
+    // for files that were not written anew (a copy's outputs, an import's).
+    const relocated = new Set(movedTo.values());
+    const sameMachine = cp.machineId !== undefined && cp.machineId === machineId();
     const files = reconcileFiles(
       cp.files.map((f) => ({ ...f, path: movedTo.get(f.path) ?? f.path })),
+      {
+        sameFile: (path) => sameMachine && !fresh.importedAt && !relocated.has(path),
+        inputs: cp.inputs ?? [],
+      },
     );
     for (const c of files)
       if (c.action === 'truncate')
