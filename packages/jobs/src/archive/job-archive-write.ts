@@ -1,6 +1,7 @@
+import type { KeyObject } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Pack, pack as tarPack } from 'tar-stream';
 import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
@@ -10,6 +11,8 @@ import { checkFile } from '../integrity/file-state.ts';
 import type { JobRef, JobStore } from '../store/job-store.ts';
 import { isJobRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
+import { encryptStream } from './archive-cipher.ts';
+import { signingStream } from './archive-seal.ts';
 import { type ArchivedOutput, type ExportManifest, MANIFEST_ENTRY } from './job-archive.ts';
 import { zstdDone, zstdProcess } from './job-archive-zstd.ts';
 
@@ -22,10 +25,18 @@ const SKIPPED = new Set(['lock', 'periodic', 'restore-logs']);
  * sink. Holds the job lock throughout, so no checkpoint, restore or
  * retention changes what is being read.
  */
+export interface ExportOptions {
+  /** Ed25519 private key: appends a signature trailer (see archive-seal.ts). */
+  signWith?: KeyObject;
+  /** 256-bit secret: encrypts the whole archive, trailer included (see archive-cipher.ts). */
+  encryptWith?: Buffer;
+}
+
 export async function exportJob(
   store: JobStore,
   ref: JobRef,
   sink: Writable,
+  options: ExportOptions = {},
 ): Promise<ExportManifest> {
   const job = store.resolve(ref);
   // A checkpointer finishing its last checkpoint may hold the lock for a moment.
@@ -75,7 +86,14 @@ export async function exportJob(
 
     const zstd = zstdProcess(['-c', '-T0'], 'pipe');
     const done = zstdDone(zstd);
-    const sent = pipeline(zstd.stdout!, sink, { end: sink !== process.stdout });
+    // zstd → signature trailer → encryption → sink, each optional, all streaming.
+    const stages: Transform[] = [
+      ...(options.signWith ? [signingStream(options.signWith)] : []),
+      ...(options.encryptWith ? [encryptStream(options.encryptWith)] : []),
+    ];
+    const sent = (pipeline as (...s: unknown[]) => Promise<void>)(zstd.stdout!, ...stages, sink, {
+      end: sink !== process.stdout,
+    });
     const pack = tarPack();
     const packed = pipeline(pack, zstd.stdin!);
     for (const p of [done, sent, packed]) p.catch(() => {}); // awaited below

@@ -2,6 +2,7 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RestoreResult } from '@cryopipe/criu-client';
 import { isAdopted, restoreUnderKeeper } from '../adopt/adopted-job.ts';
+import { importedOutputMoves } from '../archive/imported-job.ts';
 import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
 import {
   assertCheckpointOf,
@@ -117,6 +118,8 @@ export async function restoreJob(
         ? { outputDir: options.outputDir ?? join(store.jobDir(target.id), 'outputs') }
         : {}),
     });
+    // An imported job whose outputs were not put at their recorded paths.
+    if (!copying) moves.push(...importedOutputMoves(store.jobDir(fresh.id), cp.files));
     if (copy) {
       // Where its outputs are, for `ps` until the copy has checkpoints of its own.
       const outputs = moves
