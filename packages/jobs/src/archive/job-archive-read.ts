@@ -203,12 +203,28 @@ async function unpack(spool: string, staging: string): Promise<ExportManifest> {
   } catch (err) {
     zstd.kill('SIGKILL');
     await done.catch(() => {});
-    throw err;
+    throw asDamaged(err);
   }
   if (!manifest) throw new JobError('the archive is empty', 'REFUSED');
   if (!existsSync(join(staging, 'job', 'job.json')))
     throw new JobError('the archive has no job.json', 'REFUSED', 'export the job again');
   return manifest;
+}
+
+/**
+ * What zstd or the tar parser say about bytes that are not an archive (only
+ * reachable for archives taken with --trust-unsigned: a signed one was
+ * verified first) is a refusal of the archive, not a failure of cryopipe.
+ */
+function asDamaged(err: unknown): unknown {
+  if (JobError.is(err) && err.code !== 'FAILED') return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EIO' || code === 'EDQUOT') return err;
+  return new JobError(
+    `not a cryopipe export, or a damaged one: ${(err as Error).message}`,
+    'REFUSED',
+    'export it again',
+  );
 }
 
 function readStagedFile(path: string): string {
