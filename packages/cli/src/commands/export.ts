@@ -69,6 +69,7 @@ records, for archives that cross storage others can read; import it with
     }
     try {
       const manifest = await exportJob(store, job, sink, {
+        onProgress: (line) => out.progress(line),
         ...(signWith ? { signWith } : {}),
         ...(encryptWith ? { encryptWith } : {}),
       });

@@ -3,15 +3,13 @@ import { join, relative } from 'node:path';
 import {
   type CheckpointMeta,
   isCleanAbsolute,
+  JOB_ID,
   parseCheckpointMeta,
 } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import type { FileRecord } from '../integrity/file-state.ts';
 import type { JobRecord } from '../store/job-store.ts';
 import type { ExportManifest } from './job-archive.ts';
-
-/** The store's id and name format (job-store.ts). */
-export const JOB_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 function refused(what: string): JobError {
   return new JobError(
@@ -120,7 +118,6 @@ export function validateStagedCheckpoints(
       `its checkpoints directory holds ${JSON.stringify(names.sort())}, its manifest lists ${JSON.stringify(expected)}`,
     );
   const outputs = new Set(manifest.outputs.map((o) => o.path));
-  const checkpointsDir = join(manifest.jobDir, 'checkpoints');
   return manifest.checkpoints.map((n) => {
     const cpDir = join(dir, String(n));
     if (!lstatSync(cpDir).isDirectory()) throw refused(`checkpoint ${n} is not a directory`);
@@ -135,17 +132,34 @@ export function validateStagedCheckpoints(
     if (meta.jobId !== manifest.jobId)
       throw refused(`${where} belongs to job ${JSON.stringify(meta.jobId)}, not ${manifest.jobId}`);
     if (meta.number !== n) throw refused(`${where} says it is checkpoint ${meta.number}`);
-    if (meta.jobDir !== undefined && meta.jobDir !== manifest.jobDir)
-      throw refused(`${where} was taken in ${meta.jobDir}, the manifest says ${manifest.jobDir}`);
-    for (const f of meta.files) {
-      const own = isWithin(f.path, manifest.jobDir) && !isWithin(f.path, checkpointsDir);
-      if (!own && !outputs.has(f.path))
-        throw refused(
-          `${where} lists ${f.path}, which is neither one of the job's outputs in the manifest nor a file in its job directory`,
-        );
-    }
+    if (meta.jobDir !== undefined && !meta.jobDir.endsWith(`/jobs/${manifest.jobId}`))
+      throw refused(
+        `${where} was taken in ${meta.jobDir}, not a directory of job ${manifest.jobId}`,
+      );
+    const stray = strayFile(meta, manifest.jobDir, outputs);
+    if (stray)
+      throw refused(
+        `${where} lists ${stray}, which is neither one of the job's outputs in the manifest nor a file in its job directory`,
+      );
     return meta;
   });
+}
+
+/**
+ * The first file a checkpoint lists that is neither inside the job directory
+ * it was taken in (its checkpoints excepted) nor one of `outputs`: what an
+ * archive may not carry, since a restore would cut back or reopen it.
+ */
+export function strayFile(
+  meta: CheckpointMeta,
+  jobDir: string,
+  outputs: ReadonlySet<string>,
+): string | undefined {
+  const own = meta.jobDir ?? jobDir;
+  const checkpoints = join(own, 'checkpoints');
+  return meta.files.find(
+    (f) => !outputs.has(f.path) && !(isWithin(f.path, own) && !isWithin(f.path, checkpoints)),
+  )?.path;
 }
 
 /**

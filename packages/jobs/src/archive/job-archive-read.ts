@@ -23,7 +23,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
-import { type CheckpointMeta, isCleanAbsolute } from '../checkpoint/checkpoint-meta.ts';
+import { type CheckpointMeta, isCleanAbsolute, JOB_ID } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import { checkFile } from '../integrity/file-state.ts';
 import { mkdirPrivate } from '../store/home.ts';
@@ -34,7 +34,6 @@ import {
   IMPORT_RECORD,
   type ImportRecord,
   importedJobRecord,
-  JOB_ID,
   validateStagedCheckpoints,
 } from './imported-job.ts';
 import { type ExportManifest, entryTarget, MANIFEST_ENTRY, parseManifest } from './job-archive.ts';

@@ -4,6 +4,12 @@ import { JobError } from '../errors.ts';
 import type { FileOpen, FileRecord } from '../integrity/file-state.ts';
 import type { ImageEntry } from '../integrity/image-manifest.ts';
 
+/**
+ * The store's job id and name format (job-store.ts keeps its own copy, ID):
+ * what a checkpoint, an archive or an import may name.
+ */
+export const JOB_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
 /** The version of checkpoint.json this code writes; files without `format` are format 1. */
 export const CHECKPOINT_FORMAT = 1;
 
@@ -145,8 +151,6 @@ export function assertCheckpointOf(
   }
 }
 
-/** The store's job id format (job-store.ts): also what a checkpoint may name. */
-const JOB_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function badMeta(where: string, what: string): JobError {
@@ -206,13 +210,13 @@ function isNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0;
 }
 
-/** Absolute, normalized, no trailing slash, no NUL: a path that means exactly what it says. */
+/** Absolute, normalized, not `/` nor ending in one, no NUL: a path that means exactly what it says. */
 export function isCleanAbsolute(p: unknown): p is string {
   return (
     typeof p === 'string' &&
     isAbsolute(p) &&
     normalize(p) === p &&
-    (p === '/' || !p.endsWith('/')) &&
+    !p.endsWith('/') &&
     !p.includes('\0')
   );
 }
