@@ -36,7 +36,13 @@ import {
   importedJobRecord,
   validateStagedCheckpoints,
 } from './imported-job.ts';
-import { type ExportManifest, entryTarget, MANIFEST_ENTRY, parseManifest } from './job-archive.ts';
+import {
+  type ExportManifest,
+  entryTarget,
+  MANIFEST_ENTRY,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+} from './job-archive.ts';
 import { zstdDone } from './job-archive-zstd.ts';
 import { type Authenticity, authenticate } from './trust.ts';
 
@@ -164,6 +170,8 @@ async function unpack(spool: string, staging: string): Promise<ExportManifest> {
             `not a cryopipe export: it starts with ${JSON.stringify(name)}, not ${MANIFEST_ENTRY}`,
             'REFUSED',
           );
+        if ((entry.header.size ?? 0) > MAX_MANIFEST_BYTES)
+          throw new JobError('not a cryopipe export: its manifest is too large', 'REFUSED');
         const chunks: Buffer[] = [];
         for await (const c of entry) chunks.push(c as Buffer);
         manifest = parseManifest(Buffer.concat(chunks).toString('utf8'));

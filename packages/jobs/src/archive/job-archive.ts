@@ -30,7 +30,7 @@ export interface ExportManifest {
   outputs: ArchivedOutput[];
 }
 
-const MAX_MANIFEST_BYTES = 1 << 20;
+export const MAX_MANIFEST_BYTES = 1 << 20;
 
 function invalid(what: string): JobError {
   return new JobError(
