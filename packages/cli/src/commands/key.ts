@@ -26,8 +26,8 @@ key trust FILE.pub
 key list          the trusted keys and their ids
 key id FILE.pub   a public key's id (sha256 of the raw key), as import names it
 
-NAME may include a directory. Keys never leave files you did not ask for,
-and an existing file is never replaced. Keep NAME.key and NAME.secret
+NAME may include a directory. key writes only the files named here and
+never replaces an existing one. Keep NAME.key and NAME.secret
 private: whoever holds NAME.key can make archives this machine restores as
 root.`,
   allowPositionals: false,

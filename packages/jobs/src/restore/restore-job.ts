@@ -119,7 +119,9 @@ export async function restoreJob(
         : {}),
     });
     // An imported job whose outputs were not put at their recorded paths.
-    if (!copying) moves.push(...importedOutputMoves(store.jobDir(fresh.id), cp.files));
+    const imported = importedOutputMoves(store.jobDir(fresh.id), cp.files);
+    if (!copying) moves.push(...imported);
+    const importedAt = new Map(imported.map((m) => [m.from, m.to]));
     if (copy) {
       // Where its outputs are, for `ps` until the copy has checkpoints of its own.
       const outputs = moves
@@ -130,7 +132,8 @@ export async function restoreJob(
       // The copy starts from the original's files as they were at the checkpoint.
       for (const move of moves) {
         if (!move.record) continue;
-        const current = relocatedPath(move.from, fromJobDir, store.jobDir(fresh.id));
+        const current =
+          importedAt.get(move.from) ?? relocatedPath(move.from, fromJobDir, store.jobDir(fresh.id));
         if (move.record.size > 0)
           progress(
             `copying the checkpointed ${move.record.size} bytes of ${current} to ${move.to}…`,
