@@ -6,6 +6,7 @@ import { diagnose } from './diagnose.ts';
 import { doctor } from './doctor.ts';
 import { exportCommand } from './export.ts';
 import { importCommand } from './import.ts';
+import { key } from './key.ts';
 import { kill } from './kill.ts';
 import { logs } from './logs.ts';
 import { ps } from './ps.ts';
@@ -28,6 +29,7 @@ export const commands: readonly Command[] = [
   schedule,
   exportCommand,
   importCommand,
+  key,
   doctor,
   diagnose,
   adopt,

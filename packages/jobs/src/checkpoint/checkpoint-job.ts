@@ -22,7 +22,7 @@ import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
 import { processExists } from '../store/process-exists.ts';
 import { directoryBytes, nextCheckpointNumber } from './checkpoint-files.ts';
-import { type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
+import { CHECKPOINT_FORMAT, type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
 import { resumeStoppedTree } from './stopped-tree.ts';
 import { recordTreeFiles } from './tree-files.ts';
 
@@ -135,6 +135,7 @@ export async function checkpointJob(
       try {
         restrictToOwner(dir);
         const record: CheckpointMeta = {
+          format: CHECKPOINT_FORMAT,
           number,
           jobId: fresh.id,
           jobDir: store.jobDir(fresh.id),

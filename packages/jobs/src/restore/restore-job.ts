@@ -2,6 +2,7 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RestoreResult } from '@cryopipe/criu-client';
 import { isAdopted, restoreUnderKeeper } from '../adopt/adopted-job.ts';
+import { importedOutputMoves, readImportRecord } from '../archive/imported-job.ts';
 import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
 import {
   assertCheckpointOf,
@@ -120,6 +121,10 @@ export async function restoreJob(
         ? { outputDir: options.outputDir ?? join(store.jobDir(target.id), 'outputs') }
         : {}),
     });
+    // An imported job whose outputs were not put at their recorded paths.
+    const imported = importedOutputMoves(store.jobDir(fresh.id), cp.files);
+    if (!copying) moves.push(...imported);
+    const importedAt = new Map(imported.map((m) => [m.from, m.to]));
     if (copy) {
       // Where its outputs are, for `ps` until the copy has checkpoints of its own.
       const outputs = moves
@@ -130,7 +135,8 @@ export async function restoreJob(
       // The copy starts from the original's files as they were at the checkpoint.
       for (const move of moves) {
         if (!move.record) continue;
-        const current = relocatedPath(move.from, fromJobDir, store.jobDir(fresh.id));
+        const current =
+          importedAt.get(move.from) ?? relocatedPath(move.from, fromJobDir, store.jobDir(fresh.id));
         if (move.record.size > 0)
           progress(
             `copying the checkpointed ${move.record.size} bytes of ${current} to ${move.to}…`,
@@ -145,10 +151,11 @@ export async function restoreJob(
     // for files that were not written anew (a copy's outputs, an import's).
     const relocated = new Set(movedTo.values());
     const sameMachine = cp.machineId !== undefined && cp.machineId === machineId();
+    const wasImported = readImportRecord(store.jobDir(fresh.id)) !== undefined;
     const files = reconcileFiles(
       cp.files.map((f) => ({ ...f, path: movedTo.get(f.path) ?? f.path })),
       {
-        sameFile: (path) => sameMachine && !fresh.importedAt && !relocated.has(path),
+        sameFile: (path) => sameMachine && !wasImported && !relocated.has(path),
         inputs: cp.inputs ?? [],
       },
     );

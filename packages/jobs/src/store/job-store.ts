@@ -51,8 +51,6 @@ export interface JobRecord {
   launcherPid?: number;
   /** `copyOf`: the restore started this job as a copy of that job's checkpoint `from`. */
   restores: { at: string; from: number; rootPid: number; ms: number; copyOf?: string }[];
-  /** Set by `import`: its outputs were written anew here, so their inodes are not the checkpointed ones. */
-  importedAt?: string;
   /** Set on a job made by `restore --as`: whose checkpoint it started from. */
   copyOf?: { job: string; checkpoint: number; outputs?: string[] };
   /** Periodic live checkpoints (`run --checkpoint-every`), restarted by `restore`. */
