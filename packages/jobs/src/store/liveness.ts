@@ -24,7 +24,8 @@ export interface Liveness {
  */
 export function isJobRoot(pid: number, id: string): boolean {
   if (!pid) return false;
-  const ownRunDir = (path: string) => path.replace(/\/+$/, '').endsWith(`jobs/${id}/run`);
+  // `/ID/run`, not `jobs/ID/run`: jobs/ may be a symlink, and the launcher holds the real path.
+  const ownRunDir = (path: string) => path.replace(/\/+$/, '').endsWith(`/${id}/run`);
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (/\) Z /.test(stat.slice(stat.lastIndexOf(')')))) return false;

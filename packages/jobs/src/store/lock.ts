@@ -4,7 +4,6 @@ import {
   constants,
   existsSync,
   linkSync,
-  lstatSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -14,6 +13,7 @@ import {
 import { connect, createServer, type Server } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { JobError } from '../errors.ts';
+import { unsafeDirectoryReason } from './home.ts';
 import { writeJsonAtomic } from './job-store.ts';
 import { processExists } from './process-exists.ts';
 
@@ -105,28 +105,18 @@ export async function acquireLock(
  * sockets, or swap the directory.
  */
 export function assertPrivateDirectory(dir: string): void {
-  const uid = process.geteuid?.() ?? 0;
-  let st: ReturnType<typeof lstatSync>;
+  let reason: string | undefined;
   try {
-    st = lstatSync(dir);
+    reason = unsafeDirectoryReason(dir);
   } catch (err) {
-    throw new JobError(
-      `can't lock ${dir}: ${(err as NodeJS.ErrnoException).code}`,
-      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'FAILED',
-    );
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new JobError(`can't lock ${dir}: ${code}`, code === 'ENOENT' ? 'NOT_FOUND' : 'FAILED');
   }
-  const problem = !st.isDirectory()
-    ? 'is not a directory'
-    : st.uid !== uid && st.uid !== 0
-      ? `is owned by uid ${st.uid}, not by you (uid ${uid}) or root`
-      : (st.mode & 0o022) !== 0
-        ? `can be written by ${st.mode & 0o020 ? 'its group' : 'others'} (mode ${(st.mode & 0o777).toString(8)})`
-        : undefined;
-  if (problem) {
+  if (reason) {
     throw new JobError(
-      `refusing to lock ${dir}: it ${problem}, so another user could take or break its lock`,
+      `refusing to lock ${dir}: it ${reason}, so another user could take or break its lock`,
       'REFUSED',
-      `make it yours and private (chown, chmod 700 ${dir}), then try again`,
+      `make it yours and private (chown $(id -u) ${dir}; chmod 700 ${dir}), then try again`,
     );
   }
 }
