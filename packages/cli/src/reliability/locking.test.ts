@@ -72,21 +72,25 @@ describe('fault matrix: the job lock itself', () => {
     expect(await first.said).toBe('locked');
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('close', r));
-    const sockets = () => readdirSync(join(dir, 'job3')).filter((n) => /^lock\.(live|held)-/.test(n));
+    const sockets = () =>
+      readdirSync(join(dir, 'job3')).filter((n) => /^lock\.(live|held)-/.test(n));
     // Its socket files stay behind (a dead process can't unlink them) but refuse connections.
     expect(sockets().some((n) => n.startsWith(`lock.live-${first.child.pid}-`))).toBe(true);
     const racers = Array.from({ length: 6 }, (_, i) => holder(lockPath, `racer-${i}`));
     try {
       const lines = await Promise.all(racers.map((r) => r.said));
-      expect(lines.filter((l) => l === 'locked'), lines.join('\n')).toHaveLength(1);
+      expect(
+        lines.filter((l) => l === 'locked'),
+        lines.join('\n'),
+      ).toHaveLength(1);
       const winner = racers[lines.indexOf('locked')]!;
       for (const l of lines.filter((x) => x !== 'locked'))
         expect(l).toMatch(/^busy 4: the job is busy: racer-\d by pid \d+ since /);
       expect(JSON.parse(readFileSync(lockPath, 'utf8')).pid).toBe(winner.child.pid);
       expect(sockets().sort()).toEqual(
-        [`lock.held-${winner.child.pid}-`, `lock.live-${winner.child.pid}-`].map(
-          (prefix) => sockets().find((n) => n.startsWith(prefix))!,
-        ).sort(),
+        [`lock.held-${winner.child.pid}-`, `lock.live-${winner.child.pid}-`]
+          .map((prefix) => sockets().find((n) => n.startsWith(prefix))!)
+          .sort(),
       );
     } finally {
       for (const r of racers) killQuietly(r.child.pid);

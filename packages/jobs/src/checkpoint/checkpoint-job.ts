@@ -12,6 +12,7 @@ import { PRE_DUMP_DIR, restrictToOwner } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
 import { noProgress, type Progress } from '../progress.ts';
+import { removeDeadStagingSets } from '../schedule/staging.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import type { JobRecord, JobRef, JobStore } from '../store/job-store.ts';
 import { writeJsonAtomic } from '../store/job-store.ts';
@@ -94,6 +95,7 @@ export async function checkpointJob(
       );
     }
     removeAbandonedDumps(store.checkpointsDir(fresh.id));
+    if (options.stagingDir !== undefined) removeDeadStagingSets(options.stagingDir);
     // An adopted job: the tree below the keeper is dumped, as a shell job.
     const adopted = isAdopted(fresh);
     const dumpPid = adopted ? adoptedTreeRoot(store, fresh) : fresh.rootPid;
@@ -108,6 +110,8 @@ export async function checkpointJob(
         `see 'cryopipe diagnose ${dumpPid}' for details`,
       );
     }
+    // Locks the tree holds on its own files: criu saves them only when told to.
+    const fileLocks = findings.some((f) => f.id === 'file-locks');
     const number = nextCheckpointNumber(store.checkpointsDir(fresh.id));
     tmp = mkdirPrivate(join(store.checkpointsDir(fresh.id), `.tmp-${number}-${process.pid}`));
     const dir = tmp;
@@ -163,6 +167,7 @@ export async function checkpointJob(
         leaveRunning,
         preDump: options.preDump ?? 'auto',
         home: store.home,
+        fileLocks,
       },
       progress,
       (d, ms) => {
@@ -270,6 +275,8 @@ async function dump(
     preDump: PreDumpMode;
     /** The cryopipe home, where criu's feature answer is cached. */
     home: string;
+    /** The tree holds file locks: have criu save them. */
+    fileLocks: boolean;
   },
   progress: Progress,
   /** Called while the tree is frozen and every image is written. */
@@ -302,6 +309,7 @@ async function dump(
         logFile: 'pre-dump.log',
         trackMem: true,
         shellJob,
+        ...(opts.fileLocks ? { fileLocks: true } : {}),
       });
     }
     progress(`freezing job ${job.id} (pid ${pid}) and writing images…`);
@@ -312,6 +320,7 @@ async function dump(
         logFile: 'dump.log',
         leaveRunning,
         shellJob,
+        ...(opts.fileLocks ? { fileLocks: true } : {}),
         ...(preDump.used ? { parentImg: PRE_DUMP_DIR, trackMem: true } : {}),
       },
       {
