@@ -112,11 +112,14 @@ export function fileLockFindings(snap: Snapshot, facts: LockFacts): Finding[] {
       },
     ];
   }
+  // One flock shows on every descriptor that shares its open file (flock, sh, sleep…).
+  const locks = new Set(facts.held.map((l) => `${l.kind} ${l.pid} ${l.file}`)).size;
+  const fds = facts.held.length;
   return [
     {
       id: 'file-locks',
       severity: 'info',
-      message: `the tree holds ${facts.held.length} file lock${facts.held.length > 1 ? 's' : ''} (${paths}); cryopipe checkpoint saves and restores them (criu's file-locks option)`,
+      message: `the tree holds ${locks} file lock${locks > 1 ? 's' : ''} (${paths}${fds > locks ? `, through ${fds} descriptors` : ''}); cryopipe checkpoint saves and restores them (criu's file-locks option)`,
       criuSays: 'Some file locks are hold by dumping tasks! You can try --file-locks to dump them.',
       evidence,
       fix: 'nothing to do; with raw criu, pass --file-locks to both dump and restore',
