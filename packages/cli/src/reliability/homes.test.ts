@@ -117,6 +117,13 @@ describeWith([root, criu, binary('setpriv')], 'fault matrix: hostile or odd home
       const jobs = join(h, 'jobs');
       expect(existsSync(jobs) ? readdirSync(jobs) : [], c.name).toEqual([]);
       expect(existsSync(join(h, 'names')), c.name).toBe(false);
+      // doctor says so too, without creating anything.
+      const doctor = run(['doctor', '--json'], { home: h });
+      const check = (
+        doctor.json().checks as { name: string; verdict: string; detail: string }[]
+      ).find((x) => x.name === 'home');
+      expect(check?.verdict, c.name).toBe('fail');
+      expect(check?.detail, c.name).toMatch(/'run' refuses it/);
     }
   });
 

@@ -14,7 +14,14 @@ import {
 import { join } from 'node:path';
 import { JobError } from '../errors.ts';
 import type { FileRecord } from '../integrity/file-state.ts';
-import { assertPrivateHome, cryopipeHome, isDirectory, mkdirPrivate, realPathOf } from './home.ts';
+import {
+  assertPrivateHome,
+  cryopipeHome,
+  isDirectory,
+  mkdirPrivate,
+  realPathOf,
+  unsafeDirectoryReason,
+} from './home.ts';
 
 /** What a job is doing, as far as cryopipe's own actions go. Liveness is checked separately. */
 export type JobPhase = 'running' | 'checkpointed' | 'finished';
@@ -160,6 +167,19 @@ export class JobStore {
     assertPrivateHome(this.home, 'the cryopipe home');
     if (!isDirectory(this.jobsDir)) mkdirPrivate(this.jobsDir);
     assertPrivateHome(this.jobsDir, 'the jobs directory');
+  }
+
+  /** Why `run` would refuse the home or jobs/ as they are now, or undefined; creates nothing. */
+  homeProblem(): string | undefined {
+    for (const [path, what] of [
+      [this.home, 'the cryopipe home'],
+      [this.jobsDir, 'the jobs directory'],
+    ] as const) {
+      if (!isDirectory(path)) continue;
+      const reason = unsafeDirectoryReason(path, true);
+      if (reason) return `${what} ${path} ${reason}`;
+    }
+    return undefined;
   }
 
   /**
