@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { describe, expect, it } from 'vitest';
-import { expectedCount, slowCounter, until, useCli } from '../test/cli-harness.ts';
+import { cliPath, expectedCount, slowCounter, until, useCli } from '../test/cli-harness.ts';
 
 describe('cryopipe without a job', () => {
   const { cli, home } = useCli();
@@ -201,6 +202,35 @@ describeWith([root, criu], 'cryopipe on real jobs', () => {
         .json()
         .find((j: { name: string }) => j.name === 'guarded').state,
     ).toBe('checkpointed');
+  });
+
+  it('stages create files with the umask cryopipe was run with, as under a shell', () => {
+    for (const [mask, mode] of [
+      ['077', 0o600],
+      ['022', 0o644],
+    ] as const) {
+      const file = join(dir, `umask-${mask}.txt`);
+      const r = spawnSync(
+        'sh',
+        [
+          '-c',
+          `umask ${mask}; exec "$0" "$@"`,
+          process.execPath,
+          cliPath,
+          'run',
+          '--wait',
+          '--json',
+          `echo hi > ${file}`,
+        ],
+        { cwd: dir, encoding: 'utf8', env: { ...process.env, CRYOPIPE_HOME: home } },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(statSync(file).mode & 0o777, mask).toBe(mode);
+      const job = JSON.parse(
+        readFileSync(join(home, 'jobs', JSON.parse(r.stdout).id, 'job.json'), 'utf8'),
+      );
+      expect(job.umask).toBe(Number.parseInt(mask, 8));
+    }
   });
 
   it('doctor says this machine can checkpoint', () => {

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { criu, describeWith, root, which } from '@cryopipe/testkit';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -13,10 +21,12 @@ import {
   startPipelineOnTty,
   tempDir,
   treeOf,
+  waitFor,
   waitGone,
 } from '../test/trees.ts';
 import { CriuClient } from './client.ts';
 import { CriuError } from './errors.ts';
+import { listeningSocketInodes, socketOwners } from './page-server-process.ts';
 
 describeWith([root, criu], 'CriuClient over criu swrk', () => {
   let client: CriuClient;
@@ -226,6 +236,72 @@ describeWith([root, criu], 'CriuClient over criu swrk', () => {
     expect(isAlive(tree.pid)).toBe(true);
   });
 
+  it('dumps into a daemonized page server, whose pid criu 4.2 does not report', async () => {
+    dir = tempDir();
+    const tree = await startPipeline(dir);
+    started.push(tree.pid);
+    const received = images('received');
+    const server = await client.pageServer({ imagesDir: received, address: '127.0.0.1', port: 0 });
+    expect(server.port).toBeGreaterThan(0);
+    // The kernel is the witness: the pid we return owns the listening socket.
+    expect(socketOwners(listeningSocketInodes(server.port))).toEqual([server.pid]);
+    await client.dump({
+      pid: tree.pid,
+      imagesDir: images('local'),
+      leaveRunning: true,
+      pageServer: { address: '127.0.0.1', port: server.port },
+    });
+    expect(fileNames(received).some((f) => /^pages-\d+\.img$/.test(f))).toBe(true);
+    // It serves one dump and exits; stop() then has nothing to do.
+    await waitFor(() => !isAlive(server.pid), 'the page server to exit after the dump');
+    expect(await server.stop()).toBe(false);
+  });
+
+  it('stops an idle daemonized page server and leaves none behind', async () => {
+    dir = tempDir();
+    const server = await client.pageServer({ imagesDir: images('received'), port: 0 });
+    expect(isAlive(server.pid)).toBe(true);
+    expect(await server.stop()).toBe(true);
+    expect(isAlive(server.pid)).toBe(false);
+    expect(listeningSocketInodes(server.port).size).toBe(0);
+    expect(await server.stop()).toBe(false);
+  });
+
+  it('fails a page server on a taken port without leaving a daemon', async () => {
+    dir = tempDir();
+    const first = await client.pageServer({ imagesDir: images('a'), port: 0 });
+    try {
+      const err = (await client
+        .pageServer({ imagesDir: images('b'), port: first.port })
+        .catch((e: unknown) => e)) as CriuError;
+      expect(CriuError.is(err)).toBe(true);
+      expect(err.request).toBe('PAGE_SERVER');
+      // Only the first server holds the port, and it is still serving.
+      expect(socketOwners(listeningSocketInodes(first.port))).toEqual([first.pid]);
+      expect(pageServerPids()).toEqual([first.pid]);
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it('applies raw logFile and imagesDirFd after the typed options', async () => {
+    dir = tempDir();
+    const typed = images('typed');
+    const viaRaw = images('raw');
+    const fd = openSync(viaRaw, 'r');
+    try {
+      await client.cpuinfoDump({ imagesDir: typed, raw: { logFile: 'mine.log', imagesDirFd: fd } });
+    } finally {
+      closeSync(fd);
+    }
+    expect(fileNames(viaRaw).sort()).toEqual(['cpuinfo.img', 'mine.log']);
+    expect(fileNames(typed)).toEqual([]);
+    const err = (await client
+      .cpuinfoDump({ imagesDir: typed, raw: { logFile: '../x.log' } })
+      .catch((e: unknown) => e)) as CriuError;
+    expect(err.code).toBe('INVALID_OPTIONS');
+  });
+
   it('dumps and checks cpuinfo', async () => {
     dir = tempDir();
     const imagesDir = images('cpu');
@@ -249,4 +325,18 @@ function cliHasFeature(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Live (non-zombie) processes criu titled as page servers. */
+function pageServerPids(): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('page-server') && isAlive(pid);
+      } catch {
+        return false;
+      }
+    });
 }

@@ -1,4 +1,4 @@
-import { openSync, statSync } from 'node:fs';
+import { openSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { probeHardwareBreakpoints } from './breakpoints.ts';
@@ -15,6 +15,7 @@ import {
   type RestoreOptions,
   toCriuOpts,
 } from './options.ts';
+import { findPageServerPid, startTime, stopProcess, uptimeTicks } from './page-server-process.ts';
 import { closeQuietly } from './seqpacket-socket.ts';
 import { type DumpStats, type RestoreStats, readStats } from './stats.ts';
 import { type Connection, ServiceTransport, SwrkTransport, type Transport } from './transport.ts';
@@ -60,6 +61,16 @@ export interface RestoreResult {
 export interface PageServerResult {
   pid: number;
   port: number;
+}
+
+/** A daemonized page server started by pageServer(). */
+export interface PageServer extends PageServerResult {
+  /**
+   * Kills the daemon if it is still running (it exits by itself once a dump
+   * has sent its pages) and waits until it is gone. Resolves true when it had
+   * to be killed. Safe to call twice; never signals a reused pid.
+   */
+  stop(): Promise<boolean>;
 }
 
 export interface VersionInfo extends CriuVersion {
@@ -200,9 +211,42 @@ export class CriuClient {
     return { pid, stats: (await this.#stats(opts, 'restore'))?.restore };
   }
 
-  /** Starts a daemonized page server receiving pages into `opts.imagesDir`. */
-  async pageServer(opts: PageServerOptions): Promise<PageServerResult> {
-    return this.#pageServer(criu_req_type.PAGE_SERVER, opts);
+  /**
+   * Starts a daemonized page server receiving pages into `opts.imagesDir`.
+   * It serves one dump, then exits; `stop()` kills it earlier.
+   *
+   * criu 4.2.x replies with `pid: 0` (it loses the daemon's pid); the pid is
+   * then found as the owner of the listening socket on the reported port. If
+   * that fails, the daemon is killed and CriuError(REQUEST_FAILED) thrown.
+   */
+  async pageServer(opts: PageServerOptions): Promise<PageServer> {
+    const since = uptimeTicks();
+    let resp: criu_resp;
+    try {
+      resp = await this.#pageServerRequest(criu_req_type.PAGE_SERVER, opts);
+    } catch (err) {
+      // A failed request can still have left a daemon on a fixed port: kill it
+      // if it started after we asked (an older server there is not ours).
+      const stray = opts.port ? findPageServerPid(opts.port) : undefined;
+      const started = stray ? startTime(stray) : undefined;
+      if (stray && started !== undefined && Number(started) >= since) {
+        await stopProcess(stray, started);
+      }
+      throw err;
+    }
+    const port = resp.ps?.port ?? 0;
+    const pid = resp.ps?.pid || (port ? findPageServerPid(port) : undefined);
+    if (!pid || !port) {
+      // Nothing to hand back: make sure no daemon outlives this failure.
+      const orphan = port ? findPageServerPid(port) : undefined;
+      if (orphan) await stopProcess(orphan, startTime(orphan));
+      throw new CriuError(
+        `criu started a page server but ${port ? `no process listens on port ${port}` : 'reported no port'}`,
+        { code: 'REQUEST_FAILED', request: 'PAGE_SERVER' },
+      );
+    }
+    const started = startTime(pid);
+    return { pid, port, stop: () => stopProcess(pid, started) };
   }
 
   /**
@@ -210,7 +254,14 @@ export class CriuClient {
    * its exit status with waitPid(pid) on this same client.
    */
   async pageServerChld(opts: PageServerOptions): Promise<PageServerResult> {
-    return this.#pageServer(criu_req_type.PAGE_SERVER_CHLD, opts);
+    const resp = await this.#pageServerRequest(criu_req_type.PAGE_SERVER_CHLD, opts);
+    if (!resp.ps?.pid) {
+      throw new CriuError('criu did not report the page server it started', {
+        code: 'REQUEST_FAILED',
+        request: 'PAGE_SERVER_CHLD',
+      });
+    }
+    return { pid: resp.ps.pid, port: resp.ps.port };
   }
 
   /**
@@ -245,16 +296,9 @@ export class CriuClient {
     this.#session = undefined;
   }
 
-  async #pageServer(type: criu_req_type, opts: PageServerOptions): Promise<PageServerResult> {
+  #pageServerRequest(type: criu_req_type, opts: PageServerOptions): Promise<criu_resp> {
     assertRoot();
-    const resp = await this.#withDirs(type, 'page-server', opts, undefined, 'keep-open');
-    if (!resp.ps?.pid) {
-      throw new CriuError('criu did not report the page server it started', {
-        code: 'REQUEST_FAILED',
-        request: criu_req_type[type],
-      });
-    }
-    return { pid: resp.ps.pid, port: resp.ps.port };
+    return this.#withDirs(type, 'page-server', opts, undefined, 'keep-open');
   }
 
   async #imageRequest(
@@ -279,7 +323,8 @@ export class CriuClient {
     session: RequestSpec['session'],
   ): Promise<criu_resp> {
     const request = criu_req_type[type];
-    const logFile = opts.logFile ?? `${logName}.log`;
+    // `raw` wins over everything, the descriptors and log name we set included.
+    const logFile = opts.raw?.logFile ?? opts.logFile ?? `${logName}.log`;
     if (logFile.includes('/')) {
       throw new CriuError(
         `logFile must be a bare file name, got "${logFile}": criu writes it inside workDir; set workDir instead`,
@@ -291,13 +336,14 @@ export class CriuClient {
     }
     const opened: number[] = [];
     try {
-      const imagesDirFd = openDir(opts.imagesDir, 'imagesDir', request);
-      opened.push(imagesDirFd);
-      const criuOpts: CriuOptsInit = { ...toCriuOpts(opts), imagesDirFd, logFile };
-      if (opts.workDir !== undefined) {
-        const workDirFd = openDir(opts.workDir, 'workDir', request);
-        opened.push(workDirFd);
-        criuOpts.workDirFd = workDirFd;
+      const criuOpts: CriuOptsInit = { ...toCriuOpts(opts), logFile };
+      if (opts.raw?.imagesDirFd === undefined) {
+        criuOpts.imagesDirFd = openDir(opts.imagesDir, 'imagesDir', request);
+        opened.push(criuOpts.imagesDirFd);
+      }
+      if (opts.workDir !== undefined && opts.raw?.workDirFd === undefined) {
+        criuOpts.workDirFd = openDir(opts.workDir, 'workDir', request);
+        opened.push(criuOpts.workDirFd);
       }
       const extraFds: number[] = [];
       if (opts.inheritFd?.length) {
@@ -307,13 +353,14 @@ export class CriuClient {
         });
       }
       if (hooks || opts.orphanPtsMaster) criuOpts.notifyScripts = true;
+      Object.assign(criuOpts, opts.raw);
       return await this.#request({
         type,
         opts: criuOpts,
         hooks,
         session,
         extraFds,
-        logPath: join(opts.workDir ?? opts.imagesDir, logFile),
+        logPath: join(logDir(criuOpts, opts), logFile),
       });
     } finally {
       for (const fd of opened) closeQuietly(fd);
@@ -418,6 +465,17 @@ export class CriuClient {
     this.#session?.close();
     this.#session = undefined;
   }
+}
+
+/** Where criu writes its log: the work directory, else the images directory (followed through raw descriptors). */
+function logDir(criuOpts: CriuOptsInit, opts: ImageOptions): string {
+  const fd = criuOpts.workDirFd ?? criuOpts.imagesDirFd;
+  if (opts.raw?.workDirFd !== undefined || (opts.raw?.imagesDirFd !== undefined && !opts.workDir)) {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {}
+  }
+  return opts.workDir ?? opts.imagesDir;
 }
 
 function openDir(path: string, what: string, request: string): number {

@@ -3,6 +3,7 @@ export {
   CriuClient,
   type DumpResult,
   type Features,
+  type PageServer,
   type PageServerResult,
   type PreDumpResult,
   type RestoreResult,

@@ -3,6 +3,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { childrenOf } from '@cryopipe/testkit';
 
 export function tempDir(prefix = 'criu-client-'): string {
@@ -110,3 +111,43 @@ export function fileNames(dir: string): string[] {
 }
 
 export { childrenOf };
+
+export interface ImagesTree extends Pipeline {
+  /** Path of the FIFO the holder keeps open with data in it. */
+  fifo: string;
+}
+
+/**
+ * A tree with data in flight in every kind of queue, for the image decoder:
+ * a pipe holding exactly "cryopipe-in-flight" (its writer is gone), a full
+ * pipe (`yes | sleep`), a pipe that grows by a byte every 0.2 s, a python
+ * holder of sockets (unix pair with queued data, named unix, TCP v4 and v6
+ * listeners), a FIFO with data and a pty pair, and `yes | gzip > out.gz`
+ * writing a regular file. Session leader `sh`, no terminal.
+ */
+export async function startImagesTree(dir: string): Promise<ImagesTree> {
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const holder = fileURLToPath(new URL('./fixtures/holder.py', import.meta.url));
+  const ready = join(dir, 'holder.out');
+  const script = [
+    'printf cryopipe-in-flight | sleep 100000 &',
+    'yes | sleep 100000 &',
+    'while :; do printf x; sleep 0.2; done | sleep 100000 &',
+    `/usr/bin/python3 ${holder} ${fifo} > ${ready} &`,
+    `yes | gzip -1 > ${join(dir, 'out.gz')}`,
+  ].join('\n');
+  const child = spawn('setsid', ['sh', '-c', script], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not start the images tree');
+  await waitFor(() => {
+    try {
+      return readFileSync(ready, 'utf8').includes('ready');
+    } catch {
+      return false;
+    }
+  }, 'the socket holder');
+  await waitFor(() => existsSync(join(dir, 'out.gz')), 'gzip output');
+  await sleep(300);
+  return { pid, child, dir, fifo };
+}

@@ -51,7 +51,6 @@ export { requireRoot } from './machine/criu.ts';
 export { toSpawnSpec } from './pipeline/pipeline-spec.ts';
 // Pipelines.
 export {
-  MAX_FD,
   type PipelineSyntax,
   PipelineSyntaxError,
   parsePipelineArgv,
@@ -81,7 +80,6 @@ export { type ScheduleSummary, scheduleSummary } from './schedule/schedule-summa
 export { setSchedule } from './schedule/set-schedule.ts';
 // The job store.
 export { cryopipeHome } from './store/home.ts';
-export { stageLogName } from './store/job-files.ts';
 export {
   type CheckpointRecord,
   type JobPhase,
@@ -96,6 +94,7 @@ export {
   jobLiveness,
   jobState,
   type Liveness,
+  liveRoot,
 } from './store/liveness.ts';
 export { acquireLock, type LockHolder } from './store/lock.ts';
 export { waitForJob } from './store/wait-job.ts';

@@ -1,5 +1,7 @@
 // Full scan of every process: stat plus every descriptor (target, kind, access mode; position for files).
 // Run: pnpm --filter @cryopipe/procfs bench   (as root, so every process is readable)
+// Quick mode (BENCH_QUICK=1, or `bench -- --quick`): one scan each, no warm-up, to prove the bench
+// still runs (scan.bench.test.ts does this in CI); its numbers mean nothing.
 import { createRequire } from 'node:module';
 import { Procfs } from '../src/index.ts';
 
@@ -57,25 +59,32 @@ async function time(run: () => unknown, rounds: number): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e6 / rounds;
 }
 
+const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+/** Warm-up scans, interleaved rounds and scans per round. */
+const plan = quick ? { warmup: 0, rounds: 1, scans: 1 } : { warmup: 20, rounds: 15, scans: 10 };
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   const pids = (await ours.pids()).length;
   const fds = await scanOurs();
-  await time(scanOurs, 20);
-  await time(scanTheirs, 20);
+  await time(scanOurs, plan.warmup);
+  await time(scanTheirs, plan.warmup);
   const a: number[] = [];
   const b: number[] = [];
   // Interleaved rounds, so machine noise hits both candidates alike.
-  for (let i = 0; i < 15; i++) {
-    a.push(await time(scanOurs, 10));
-    b.push(await time(scanTheirs, 10));
+  for (let i = 0; i < plan.rounds; i++) {
+    a.push(await time(scanOurs, plan.scans));
+    b.push(await time(scanTheirs, plan.scans));
   }
   const ma = median(a);
   const mb = median(b);
+  const of = `median of ${plan.rounds} x ${plan.scans}`;
+  if (quick)
+    console.log('quick mode: one scan each, to check the bench runs; the numbers mean nothing');
   console.log(`processes: ${pids}, descriptors: ${fds}, node ${process.version}`);
-  console.log(`@cryopipe/procfs   ${ma.toFixed(2)} ms per full scan (median of 15 x 10)`);
-  console.log(`@stroncium/procfs  ${mb.toFixed(2)} ms per full scan (median of 15 x 10)`);
+  console.log(`@cryopipe/procfs   ${ma.toFixed(2)} ms per full scan (${of})`);
+  console.log(`@stroncium/procfs  ${mb.toFixed(2)} ms per full scan (${of})`);
   console.log(`ratio: @cryopipe/procfs is ${(mb / ma).toFixed(2)}x as fast`);
 }
 

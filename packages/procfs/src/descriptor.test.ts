@@ -8,7 +8,14 @@ const S_IFIFO = 0o010000;
 const S_IFDIR = 0o040000;
 const dev = (major: number, minor: number) =>
   (major << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
-const st = (mode: number, rdev = 0) => ({ mode, size: 5, ino: 77, rdev });
+const st = (mode: number, rdev = 0, nlink = 1) => ({
+  mode,
+  size: 5,
+  ino: 77,
+  dev: 2049,
+  rdev,
+  nlink,
+});
 
 describe('classifyDescriptor', () => {
   it('reads pipe direction from the link mode', () => {
@@ -67,7 +74,7 @@ describe('classifyDescriptor', () => {
     const d = classifyDescriptor({
       fd: 5,
       target: '/tmp/out (deleted)',
-      stat: st(S_IFREG | 0o644),
+      stat: st(S_IFREG | 0o644, 0, 0),
       fdInfo,
     });
     expect(d).toMatchObject({
@@ -82,7 +89,9 @@ describe('classifyDescriptor', () => {
     expect(classifyDescriptor({ fd: 5, target: '/tmp', stat: st(S_IFDIR) }).kind).toBe('directory');
     expect(classifyDescriptor({ fd: 5, target: '/run/fifo', stat: st(S_IFIFO) })).toMatchObject({
       kind: 'fifo',
+      device: 2049,
       inode: 77,
+      deleted: false,
     });
     expect(
       classifyDescriptor({ fd: 5, target: '/memfd:x (deleted)', stat: st(S_IFREG) }),
@@ -109,6 +118,54 @@ describe('classifyDescriptor', () => {
       kind: 'char-device',
       major: 1,
       minor: 3,
+    });
+  });
+
+  describe('deleted is the link count, not the " (deleted)" text', () => {
+    const file = (target: string, nlink: number, suffixIsName?: boolean) =>
+      classifyDescriptor({ fd: 3, target, stat: st(S_IFREG | 0o644, 0, nlink), suffixIsName });
+
+    it('a file really named "x (deleted)" is not deleted and keeps its name', () => {
+      expect(file('/tmp/x (deleted)', 1, true)).toMatchObject({
+        path: '/tmp/x (deleted)',
+        deleted: false,
+        links: 1,
+      });
+      expect(file('/tmp/x (deleted)', 1, true)).not.toHaveProperty('pathRemoved', true);
+    });
+
+    it("a deleted file loses exactly one suffix: the kernel's mark", () => {
+      expect(file('/tmp/x (deleted)', 0)).toMatchObject({ path: '/tmp/x', deleted: true });
+      expect(file('/tmp/x (deleted) (deleted)', 0)).toMatchObject({
+        path: '/tmp/x (deleted)',
+        deleted: true,
+      });
+    });
+
+    it('a removed name of a file still linked elsewhere is not deleted, but its path is removed', () => {
+      expect(file('/tmp/x (deleted)', 1, false)).toMatchObject({
+        path: '/tmp/x',
+        deleted: false,
+        pathRemoved: true,
+        links: 1,
+      });
+    });
+
+    it('without stat, only the suffix is left to go by', () => {
+      expect(classifyDescriptor({ fd: 3, target: '/tmp/x (deleted)' })).toMatchObject({
+        kind: 'file',
+        path: '/tmp/x',
+        deleted: true,
+      });
+    });
+
+    it('a removed FIFO and a removed directory are deleted by the same rule', () => {
+      expect(
+        classifyDescriptor({ fd: 3, target: '/run/f (deleted)', stat: st(S_IFIFO, 0, 0) }),
+      ).toMatchObject({ kind: 'fifo', path: '/run/f', deleted: true, device: 2049, inode: 77 });
+      expect(
+        classifyDescriptor({ fd: 3, target: '/tmp/d (deleted)', stat: st(S_IFDIR, 0, 0) }),
+      ).toMatchObject({ kind: 'directory', path: '/tmp/d', deleted: true });
     });
   });
 });

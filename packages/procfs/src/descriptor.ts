@@ -32,44 +32,87 @@ interface DescriptorBase {
   access?: AccessMode | undefined;
 }
 
-export interface FileDescriptor extends DescriptorBase {
+/** How the path of a file or directory relates to the open file, beyond the path itself. */
+interface PathFacts {
+  /**
+   * The file has no links left (st_nlink 0, from stat through the fd link): it was unlinked while
+   * open, and CRIU must save its contents in the images (a "ghost file"). Decided from the link
+   * count, never from the " (deleted)" text the kernel appends to the link, which a real name may
+   * contain. When only the link target is known (no stat), falls back to that suffix.
+   */
+  deleted: boolean;
+  /**
+   * The name the file was opened by was removed, but the file lives on under another hard link
+   * (st_nlink > 0 and the kernel marks the link " (deleted)"); `path` is that removed name.
+   * CRIU restores such a file through a temporary link ("link remap").
+   */
+  pathRemoved?: boolean | undefined;
+  /** st_dev of the open file (kernel encoding, see splitDeviceNumber); with `inode`, identifies it. */
+  device?: number | undefined;
+  /** st_nlink: hard links of the open file. */
+  links?: number | undefined;
+}
+
+export interface FileDescriptor extends DescriptorBase, PathFacts {
   kind: 'file';
   path: string;
-  /** The file was unlinked while open (" (deleted)"). */
-  deleted: boolean;
-  /** Current size of the file; CRIU refuses to restore a writable file whose size changed. */
+  /** Current size of the file in bytes; CRIU refuses to restore a writable file whose size changed. */
   size?: number | undefined;
+  /** st_ino (or fdinfo ino, Linux 5.14+, when stat was not read). */
   inode?: number | undefined;
-  /** File offset (fdinfo pos). */
+  /** File offset in bytes (fdinfo pos). */
   pos?: number | undefined;
-  /** open(2) flags from fdinfo. */
+  /** open(2) flags from fdinfo, e.g. 0o100001 = O_LARGEFILE|O_WRONLY. */
   flags?: number | undefined;
+  /** O_APPEND: every write goes to the end, whatever `pos` says. */
   append?: boolean | undefined;
+  /** Mount id of the file's mount, matching mountinfo's first field (fdinfo mnt_id, Linux 3.15+). */
   mntId?: number | undefined;
 }
-export interface DirectoryDescriptor extends DescriptorBase {
+export interface DirectoryDescriptor extends DescriptorBase, PathFacts {
   kind: 'directory';
   path: string;
-  deleted: boolean;
+  /** st_ino. */
+  inode?: number | undefined;
 }
+/**
+ * An anonymous pipe. Its inode alone identifies it: every pipe lives in the kernel's one internal
+ * pipefs, so all pipes share one device.
+ */
 export interface PipeDescriptor extends DescriptorBase {
   kind: 'pipe';
+  /** The pipefs inode, from the link "pipe:[INODE]"; both ends of one pipe share it. */
   inode: number;
 }
-export interface FifoDescriptor extends DescriptorBase {
+/**
+ * A named pipe. It is identified by (`device`, `inode`), never by path: after `rm f; mkfifo f` two
+ * different FIFOs had the same path, and one FIFO can be reached by several paths (bind mounts,
+ * other mount namespaces). `path` is where the link says it is, for messages.
+ */
+export interface FifoDescriptor extends DescriptorBase, PathFacts {
   kind: 'fifo';
   path: string;
+  /** st_dev of the filesystem holding the FIFO. */
+  device: number;
   inode: number;
+}
+
+/** The identity of a FIFO (or any file): "DEVICE:INODE", the key of OutsideView.fifos. */
+export function fileIdentity(device: number, inode: number): string {
+  return `${device}:${inode}`;
 }
 export interface SocketDescriptor extends DescriptorBase {
   kind: 'socket';
+  /** The sockfs inode, from the link "socket:[INODE]"; the key of the net tables. */
   inode: number;
   /** From the process's own /proc/PID/net tables; undefined for families not listed there (packet, raw, vsock, ...). */
   socket?: SocketInfo | undefined;
 }
 export interface TerminalDescriptor extends DescriptorBase {
   kind: 'terminal';
+  /** e.g. /dev/pts/3 or /dev/tty1. */
   path: string;
+  /** Which terminal, decoded from st_rdev. */
   device: TerminalDevice;
 }
 export interface PtyMasterDescriptor extends DescriptorBase {
@@ -81,6 +124,7 @@ export interface PtyMasterDescriptor extends DescriptorBase {
 export interface DeviceDescriptor extends DescriptorBase {
   kind: 'char-device' | 'block-device';
   path: string;
+  /** Device major and minor numbers, from st_rdev. */
   major: number;
   minor: number;
 }
@@ -92,8 +136,11 @@ export interface AnonDescriptor extends DescriptorBase {
 }
 export interface MemfdDescriptor extends DescriptorBase {
   kind: 'memfd';
+  /** The name given to memfd_create(2) (the link reads "/memfd:NAME (deleted)"). */
   name: string;
+  /** Size in bytes. */
   size?: number | undefined;
+  /** st_ino. */
   inode?: number | undefined;
 }
 export interface NamespaceDescriptor extends DescriptorBase {
@@ -121,10 +168,18 @@ export type Descriptor =
 
 /** What stat(2) through the fd link says about the open file itself. */
 export interface OpenFileStat {
+  /** st_mode: file type and permission bits. */
   mode: number;
+  /** st_size in bytes. */
   size: number;
+  /** st_ino. */
   ino: number;
+  /** st_dev: the device of the filesystem holding the file. */
+  dev: number;
+  /** st_rdev: the device a device file stands for (0 otherwise). */
   rdev: number;
+  /** st_nlink: hard links; 0 once the open file has been unlinked. */
+  nlink: number;
 }
 
 /** Everything gathered about one descriptor; only fd and target are required. */
@@ -136,6 +191,12 @@ export interface DescriptorFacts {
   /** stat of the open file (following the link). */
   stat?: OpenFileStat | undefined;
   fdInfo?: FdInfo | undefined;
+  /**
+   * Only when the target ends with " (deleted)" and the file still has links: whether the target,
+   * suffix included, names this very file (same device and inode), i.e. the suffix is part of a
+   * real name. Undefined when not checked; then the suffix is taken as the kernel's mark.
+   */
+  suffixIsName?: boolean | undefined;
 }
 
 const S_IFMT = 0o170000;
@@ -190,6 +251,23 @@ export function targetNamesPath(target: string): boolean {
   return target.startsWith('/');
 }
 
+/**
+ * The path a descriptor names and whether its file is deleted. The kernel appends " (deleted)" to
+ * the link of an unlinked name, and a real name may end with that very text, so the link count
+ * decides: nlink 0 is deleted (one suffix is the kernel's mark); nlink > 0 with the suffix is either
+ * a real name (`suffixIsName`) or a removed name of a file linked elsewhere (`pathRemoved`).
+ */
+function pathOf(facts: DescriptorFacts): PathFacts & { path: string } {
+  const { target, stat } = facts;
+  const marked = target.endsWith(DELETED);
+  const stripped = marked ? target.slice(0, -DELETED.length) : target;
+  if (stat === undefined) return { path: stripped, deleted: marked };
+  const known = { device: stat.dev, links: stat.nlink };
+  if (stat.nlink === 0) return { path: stripped, deleted: true, ...known };
+  if (!marked || facts.suffixIsName === true) return { path: target, deleted: false, ...known };
+  return { path: stripped, deleted: false, pathRemoved: true, ...known };
+}
+
 /** Classifies one descriptor from its link target and whatever else was gathered; pure. */
 export function classifyDescriptor(facts: DescriptorFacts, sockets?: SocketTable): Descriptor {
   const { fd, target } = facts;
@@ -211,9 +289,8 @@ export function classifyDescriptor(facts: DescriptorFacts, sockets?: SocketTable
   if (ns) return { ...base, kind: 'namespace', namespace: { type: ns[1]!, inode: Number(ns[2]) } };
   if (!targetNamesPath(target)) return { ...base, kind: 'unknown' };
 
-  const deleted = target.endsWith(DELETED);
-  const path = deleted ? target.slice(0, -DELETED.length) : target;
   const st = facts.stat;
+  const { path, ...pathFacts } = pathOf(facts);
   if (path.startsWith('/memfd:')) {
     return {
       ...base,
@@ -224,8 +301,9 @@ export function classifyDescriptor(facts: DescriptorFacts, sockets?: SocketTable
     };
   }
   const type = st === undefined ? undefined : st.mode & S_IFMT;
-  if (type === S_IFDIR) return { ...base, kind: 'directory', path, deleted };
-  if (type === S_IFIFO) return { ...base, kind: 'fifo', path, inode: st!.ino };
+  if (type === S_IFDIR) return { ...base, kind: 'directory', path, inode: st!.ino, ...pathFacts };
+  if (type === S_IFIFO)
+    return { ...base, kind: 'fifo', path, ...pathFacts, device: st!.dev, inode: st!.ino };
   if (type === S_IFCHR || type === S_IFBLK) {
     const { major, minor } = splitDeviceNumber(st!.rdev);
     if (type === S_IFCHR && isTerminalMajor(major)) {
@@ -249,7 +327,7 @@ export function classifyDescriptor(facts: DescriptorFacts, sockets?: SocketTable
       ...base,
       kind: 'file',
       path,
-      deleted,
+      ...pathFacts,
       size: st?.size,
       inode: st?.ino ?? info?.ino,
       pos: info?.pos,

@@ -15,6 +15,7 @@ export {
   type DirectoryDescriptor,
   type FifoDescriptor,
   type FileDescriptor,
+  fileIdentity,
   type MemfdDescriptor,
   type NamespaceDescriptor,
   type OpenFileStat,
@@ -45,7 +46,14 @@ export {
   writableFiles,
 } from './peers.ts';
 export { ProcessHandle } from './process.ts';
-export { Procfs, type ProcfsOptions, type SnapshotOptions, type TreeOptions } from './procfs.ts';
+export { isKernelThread, PF, type ProcessFlags, processFlags } from './process-flags.ts';
+export {
+  type DescriptorRef,
+  Procfs,
+  type ProcfsOptions,
+  type SnapshotOptions,
+  type TreeOptions,
+} from './procfs.ts';
 export type { OutsideHolder, OutsideView, ProcessSnapshot, Snapshot } from './snapshot.ts';
 export type { SocketInfo, SocketTable } from './socket.ts';
 export { type ProcessStat, parseStat } from './stat.ts';

@@ -1,11 +1,13 @@
-import type { Descriptor } from './descriptor.ts';
+import { type Descriptor, fileIdentity } from './descriptor.ts';
 import type { AccessMode } from './fdinfo.ts';
 import type { OutsideHolder, Snapshot } from './snapshot.ts';
 
 /** A process holding one end of a pipe or FIFO. */
 export interface PipeEndHolder {
   pid: number;
+  /** The descriptor number in that process. */
   fd: number;
+  /** The holder's command name (stat comm). */
   comm: string;
   /** True when the process belongs to the snapshot's tree. */
   inside: boolean;
@@ -23,11 +25,19 @@ export interface PipeConnection {
   kind: 'pipe' | 'fifo';
   /** Pipe inode (pipefs) or the FIFO's inode on its filesystem. */
   inode: number;
-  /** FIFO path; undefined for anonymous pipes. */
+  /** The FIFO's st_dev: with `inode`, what identifies it. Undefined for pipes (all in one pipefs). */
+  device?: number | undefined;
+  /** FIFO path as the first holder's link shows it; undefined for anonymous pipes. */
   path?: string | undefined;
+  /** The FIFO has been removed from the file system (link count 0); undefined for pipes. */
+  deleted?: boolean | undefined;
+  /** Holders of the read end (descriptors open for reading or read-write). */
   readers: PipeEndHolder[];
+  /** Holders of the write end (descriptors open for writing or read-write). */
   writers: PipeEndHolder[];
+  /** Where the readers are. */
   readEnd: EndLocation;
+  /** Where the writers are. */
   writeEnd: EndLocation;
   /** Both ends are held, and only by processes of the tree: CRIU can dump this pipe as is. */
   contained: boolean;
@@ -57,13 +67,17 @@ export function pipePeers(snapshot: Snapshot): PipeConnection[] {
   for (const proc of snapshot.processes.values()) {
     for (const d of proc.fds) {
       if (d.kind !== 'pipe' && d.kind !== 'fifo') continue;
-      const key = d.kind === 'pipe' ? `pipe:${d.inode}` : `fifo:${d.path}`;
+      // Identity, never path: after `rm f; mkfifo f` two FIFOs share a path. Pipes all live in the
+      // kernel's one pipefs, so their inode alone identifies them.
+      const key = d.kind === 'pipe' ? `pipe:${d.inode}` : `fifo:${fileIdentity(d.device, d.inode)}`;
       let conn = byKey.get(key);
       if (!conn) {
         conn = {
           kind: d.kind,
           inode: d.inode,
+          device: d.kind === 'fifo' ? d.device : undefined,
           path: d.kind === 'fifo' ? d.path : undefined,
+          deleted: d.kind === 'fifo' ? d.deleted : undefined,
           readers: [],
           writers: [],
           readEnd: 'unknown',
@@ -78,7 +92,9 @@ export function pipePeers(snapshot: Snapshot): PipeConnection[] {
   const outside = snapshot.outside;
   for (const conn of byKey.values()) {
     const holders: OutsideHolder[] | undefined =
-      conn.kind === 'pipe' ? outside?.pipes.get(conn.inode) : outside?.fifos.get(conn.path ?? '');
+      conn.kind === 'pipe'
+        ? outside?.pipes.get(conn.inode)
+        : outside?.fifos.get(fileIdentity(conn.device ?? 0, conn.inode));
     for (const h of holders ?? [])
       addByAccess(conn, { pid: h.pid, fd: h.fd, comm: h.comm, inside: false }, h.access);
     conn.readEnd = locate(conn.readers, outside !== undefined);
@@ -127,11 +143,18 @@ export function socketUses(snapshot: Snapshot): SocketUse[] {
 export interface WritableFile {
   pid: number;
   fd: number;
+  /** Where the link says the file is (the kernel's " (deleted)" mark removed when it is one). */
   path: string;
+  /** No links left: CRIU saves its contents (ghost file). See FileDescriptor.deleted. */
   deleted: boolean;
+  /** The name it was opened by was removed; the file lives on under another link. */
+  pathRemoved?: boolean | undefined;
+  /** Size in bytes now; CRIU records it and refuses to restore when it changed. */
   size?: number | undefined;
+  /** File offset in bytes. */
   pos?: number | undefined;
   access: AccessMode;
+  /** Opened with O_APPEND. */
   append: boolean;
 }
 
@@ -146,6 +169,7 @@ export function writableFiles(snapshot: Snapshot): WritableFile[] {
         fd: d.fd,
         path: d.path,
         deleted: d.deleted,
+        pathRemoved: d.pathRemoved,
         size: d.size,
         pos: d.pos,
         access: d.access,

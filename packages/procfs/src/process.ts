@@ -1,17 +1,18 @@
 import { type CgroupMembership, parseCgroup } from './cgroup.ts';
 import { parseCmdline } from './cmdline.ts';
 import type { ParseContext } from './context.ts';
-import type { Descriptor } from './descriptor.ts';
+import { classifyDescriptor, type Descriptor } from './descriptor.ts';
 import { parseEnviron } from './environ.ts';
 import { ProcfsError } from './errors.ts';
 import { type FdInfo, parseFdInfo } from './fdinfo.ts';
-import { readBytes, readDir, readLink, readText } from './io.ts';
+import { lstatPath, readBytes, readDir, readLink, readText } from './io.ts';
 import { parseLimits, type ResourceLimits } from './limits.ts';
 import { type MemoryMapping, parseMaps } from './maps.ts';
 import { type MountInfo, parseMountInfo } from './mountinfo.ts';
 import { type Namespace, parseNamespaceLink } from './ns.ts';
 import {
   readChildrenAt,
+  readDescriptorFacts,
   readDescriptorsAt,
   readFdNumbers,
   readSocketTableAt,
@@ -47,6 +48,42 @@ export class ProcessHandle {
     return this.#parse('status', parseStatus);
   }
 
+  /**
+   * The command name from /proc/PID/comm (Linux 2.6.33+): the executable's name or what the
+   * process set with prctl(PR_SET_NAME), at most 15 bytes; the trailing newline is removed.
+   */
+  async comm(): Promise<string> {
+    return readText(`${this.dir}/comm`).replace(/\n$/, '');
+  }
+
+  /**
+   * True while the pid is taken: the process exists, as a zombie too (and, as /proc has it, a thread
+   * id answers too); false once it is gone. Other errors (a root we may not read) reject.
+   */
+  async exists(): Promise<boolean> {
+    try {
+      lstatPath(this.dir);
+      return true;
+    } catch (err) {
+      if (ProcfsError.is(err, 'NOT_FOUND')) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * True when the process exists and still runs code: not a zombie (Z, exited and not yet reaped)
+   * nor dead (X). Reads stat once.
+   */
+  async isAlive(): Promise<boolean> {
+    try {
+      const { state } = await this.stat();
+      return state !== 'Z' && state !== 'X';
+    } catch (err) {
+      if (ProcfsError.is(err, 'NOT_FOUND')) return false;
+      throw err;
+    }
+  }
+
   async cmdline(): Promise<string[]> {
     return parseCmdline(readText(`${this.dir}/cmdline`));
   }
@@ -69,6 +106,23 @@ export class ProcessHandle {
       this.dir,
       options.sockets === false ? undefined : () => readSocketTableAt(this.dir),
     );
+  }
+
+  /**
+   * One descriptor, classified as fds({ sockets: false }) would (a socket's `socket` stays
+   * undefined: sockets() has the tables). NOT_FOUND when it is not open or the process is gone.
+   */
+  async fd(fd: number): Promise<Descriptor> {
+    return classifyDescriptor(readDescriptorFacts(this.dir, fd));
+  }
+
+  /**
+   * The raw link target of /proc/PID/fd/FD: a path (with the kernel's " (deleted)" mark when its
+   * name was removed), "pipe:[INODE]", "socket:[INODE]", "anon_inode:[eventfd]", ... NOT_FOUND when
+   * the descriptor is not open. Use fd() for a classified descriptor.
+   */
+  async fdTarget(fd: number): Promise<string> {
+    return readLink(`${this.dir}/fd/${fd}`);
   }
 
   async fdInfo(fd: number): Promise<FdInfo> {

@@ -20,6 +20,17 @@ describe('Procfs on a fixture root', () => {
     expect((await procfs.process(100).environ()).get('HOME')).toBe('/root');
   });
 
+  it('reads comm without its newline, and tells existing, zombie and missing processes apart', async () => {
+    expect(await procfs.process(100).comm()).toBe('bash');
+    expect(await procfs.process(100).exists()).toBe(true);
+    expect(await procfs.process(100).isAlive()).toBe(true);
+    // 105 is a zombie: its pid is still taken, but it runs nothing.
+    expect(await procfs.process(105).exists()).toBe(true);
+    expect(await procfs.process(105).isAlive()).toBe(false);
+    expect(await procfs.process(999).exists()).toBe(false);
+    expect(await procfs.process(999).isAlive()).toBe(false);
+  });
+
   it('reports a missing process as NOT_FOUND with its path', async () => {
     const err = await procfs
       .process(999)

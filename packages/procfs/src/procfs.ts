@@ -1,7 +1,7 @@
 import { parseAuxv } from './auxv.ts';
 import { parseCmdline } from './cmdline.ts';
 import { defaultParseContext, type ParseContext } from './context.ts';
-import { accessModeOfLinkMode, type Descriptor } from './descriptor.ts';
+import { accessModeOfLinkMode, type Descriptor, fileIdentity } from './descriptor.ts';
 import { ProcfsError } from './errors.ts';
 import { lstatPath, optional, readBytes, readDir, readLink, readText, statPath } from './io.ts';
 import { parseNamespaceLink } from './ns.ts';
@@ -34,6 +34,28 @@ export interface TreeOptions {
 export interface SnapshotOptions extends TreeOptions {
   /** Also scan processes outside the tree for shared pipes, sockets, FIFOs and terminals. Default true. */
   outside?: boolean;
+}
+
+/** One open descriptor of some process, by its raw link target. */
+export interface DescriptorRef {
+  pid: number;
+  fd: number;
+  /** The link target of /proc/PID/fd/FD, as fdTarget() returns it. */
+  target: string;
+}
+
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
+
+/** fileIdentity of the FIFO open on `link`, or undefined (not a FIFO, closed meanwhile, refused). */
+function fifoIdentityAt(link: string): string | undefined {
+  try {
+    const st = statPath(link);
+    return (st.mode & S_IFMT) === S_IFIFO ? fileIdentity(st.dev, st.ino) : undefined;
+  } catch (err) {
+    if (ProcfsError.is(err)) return undefined;
+    throw err;
+  }
 }
 
 const isPid = (name: string) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57;
@@ -78,6 +100,38 @@ export class Procfs {
   async systemStat(): Promise<SystemStat> {
     const path = `${this.root}/stat`;
     return parseSystemStat(readText(path), path);
+  }
+
+  /**
+   * Every open descriptor on the machine whose link target passes `match`, found with one readlink
+   * per descriptor and nothing else (ask `process(pid).fdInfo(fd)` or `.fd(fd)` for more about the
+   * few that match). Processes that exit meanwhile, kernel threads and processes whose descriptors
+   * the kernel hides (non-dumpable ones, even from root) are skipped.
+   */
+  async findDescriptors(match: (target: string, pid: number) => boolean): Promise<DescriptorRef[]> {
+    const found: DescriptorRef[] = [];
+    for (const pid of this.#pids()) {
+      const dir = `${this.root}/${pid}/fd`;
+      let names: string[];
+      try {
+        names = readDir(dir);
+      } catch (err) {
+        if (ProcfsError.is(err, 'NOT_FOUND') || ProcfsError.is(err, 'PERMISSION_DENIED')) continue;
+        throw err;
+      }
+      for (const name of names) {
+        let target: string;
+        try {
+          target = readLink(`${dir}/${name}`);
+        } catch (err) {
+          if (ProcfsError.is(err, 'NOT_FOUND') || ProcfsError.is(err, 'PERMISSION_DENIED'))
+            continue;
+          throw err;
+        }
+        if (match(target, pid)) found.push({ pid, fd: Number(name), target });
+      }
+    }
+    return found;
   }
 
   /** stat of every process that exists while we read; processes that exit meanwhile are left out. */
@@ -186,13 +240,14 @@ export class Procfs {
     };
     const pipes = new Set<number>();
     const sockets = new Set<number>();
-    const paths = new Map<string, 'fifo' | 'terminal'>();
+    const fifos = new Set<string>();
+    const terminals = new Set<string>();
     for (const proc of snapshot.processes.values()) {
       for (const d of proc.fds) {
         if (d.kind === 'pipe') pipes.add(d.inode);
         else if (d.kind === 'socket') sockets.add(d.inode);
-        else if (d.kind === 'fifo') paths.set(d.path, 'fifo');
-        else if (d.kind === 'terminal') paths.set(d.path, 'terminal');
+        else if (d.kind === 'fifo') fifos.add(fileIdentity(d.device, d.inode));
+        else if (d.kind === 'terminal') terminals.add(d.path);
       }
     }
     const ctx = this.context();
@@ -208,7 +263,7 @@ export class Procfs {
       const stat = optional(() => readStatAt(dir, ctx));
       if (!stat) continue;
       view.stats.set(pid, stat);
-      if (pipes.size + sockets.size + paths.size === 0) continue;
+      if (pipes.size + sockets.size + fifos.size + terminals.size === 0) continue;
       let fds: string[];
       try {
         fds = readDir(`${dir}/fd`);
@@ -241,11 +296,12 @@ export class Procfs {
         } else if (target.startsWith('socket:[')) {
           const inode = Number(target.slice(8, -1));
           if (sockets.has(inode)) add(view.sockets, inode, holder());
-        } else {
-          const kind = paths.get(target);
-          if (kind === 'fifo') add(view.fifos, target, holder());
-          else if (kind === 'terminal' && optional(() => statPath(link)))
-            add(view.terminals, target, holder());
+        } else if (terminals.has(target)) {
+          if (optional(() => statPath(link))) add(view.terminals, target, holder());
+        } else if (fifos.size > 0 && target.startsWith('/')) {
+          // A FIFO is known by its identity only: the same path may name another FIFO by now.
+          const id = fifoIdentityAt(link);
+          if (id !== undefined && fifos.has(id)) add(view.fifos, id, holder());
         }
       }
     }

@@ -41,18 +41,50 @@ export function readDescriptorFacts(dir: string, fd: number): DescriptorFacts {
       : { fd, target };
   }
   const st = statPath(link);
-  const stat = { mode: st.mode, size: st.size, ino: st.ino, rdev: st.rdev };
+  const stat = {
+    mode: st.mode,
+    size: st.size,
+    ino: st.ino,
+    dev: st.dev,
+    rdev: st.rdev,
+    nlink: st.nlink,
+  };
+  const suffixIsName = deletedSuffixIsName(dir, target, stat);
   const type = st.mode & S_IFMT;
   // Regular files need pos and flags (O_APPEND); a pty master's fdinfo names its pts index.
   if (type === S_IFREG || (type === S_IFCHR && st.rdev === PTMX_DEV)) {
     const infoPath = `${dir}/fdinfo/${fd}`;
-    return { fd, target, stat, fdInfo: parseFdInfo(readText(infoPath), infoPath) };
+    return { fd, target, stat, fdInfo: parseFdInfo(readText(infoPath), infoPath), suffixIsName };
   }
   // FIFOs and terminals: the direction matters. Directories are always read-only; other devices skip it.
   const rdev = type === S_IFCHR ? splitDeviceNumber(st.rdev) : undefined;
   if (type === S_IFIFO || (rdev && isTerminalMajor(rdev.major)))
-    return { fd, target, stat, linkMode: lstatPath(link).mode };
-  return { fd, target, stat };
+    return { fd, target, stat, linkMode: lstatPath(link).mode, suffixIsName };
+  return { fd, target, stat, suffixIsName };
+}
+
+/**
+ * For a target ending with " (deleted)" whose file still has links: does the target, suffix
+ * included, name this very file as the process sees the file system (through `dir`/root)? Then the
+ * suffix is part of a real name. Undefined when there is nothing to check (the common case: one
+ * string comparison, no system call) or the process's root can't be entered.
+ */
+function deletedSuffixIsName(
+  dir: string,
+  target: string,
+  stat: { dev: number; ino: number; nlink: number },
+): boolean | undefined {
+  if (stat.nlink === 0 || !target.endsWith(' (deleted)')) return undefined;
+  let named: { dev: number; ino: number };
+  try {
+    named = statPath(`${dir}/root${target}`);
+  } catch (err) {
+    // No such name: the suffix is the kernel's mark. Refused (a root we may not enter): unknown.
+    if (ProcfsError.is(err, 'NOT_FOUND')) return false;
+    if (ProcfsError.is(err)) return undefined;
+    throw err;
+  }
+  return named.dev === stat.dev && named.ino === stat.ino;
 }
 
 /** The descriptor numbers open in a process, ascending. */

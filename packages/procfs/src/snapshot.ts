@@ -32,7 +32,10 @@ export interface OutsideView {
   pipes: Map<number, OutsideHolder[]>;
   /** Keyed by socket inode. */
   sockets: Map<number, OutsideHolder[]>;
-  /** Keyed by FIFO path. */
+  /**
+   * Keyed by the FIFO's identity, fileIdentity(device, inode) ("DEV:INO"), not by path: a path can
+   * name another FIFO by now, and one FIFO can have several paths.
+   */
   fifos: Map<string, OutsideHolder[]>;
   /** Keyed by terminal path (e.g. /dev/pts/3), descriptors only (controlling terminals are in stats). */
   terminals: Map<string, OutsideHolder[]>;

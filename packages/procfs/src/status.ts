@@ -1,48 +1,83 @@
 import { parseError } from './errors.ts';
 import { hex, int } from './numbers.ts';
 
-/** /proc/PID/status. Only the first lines are guaranteed; the rest depend on kernel version and config. */
+/**
+ * /proc/PID/status: "Key:\tvalue" lines. Name, State, Tgid, Pid, PPid, TracerPid, Uid and Gid exist on
+ * every kernel; the rest depend on kernel version and configuration (the version that added each is
+ * noted, as proc(5) gives it) and are undefined when absent. Memory is converted to bytes (the
+ * kernel prints kB); signal and capability masks are bigints (signal N is bit N-1; capability N is
+ * bit N).
+ */
 export interface ProcessStatus {
-  /** The command name; the kernel escapes "\n" and "\\" here, this is the unescaped value. */
+  /** Name: the command name (as stat's comm); the kernel escapes "\n" and "\\" here, this is unescaped. */
   name: string;
-  /** State letter, e.g. 'S'. */
+  /** State: the letter only (see ProcessStat.state), e.g. 'S' from "S (sleeping)". */
   state: string;
+  /** Tgid: thread group id, i.e. the process id (differs from `pid` when read for a thread). */
   tgid: number;
+  /** Pid: the thread id. */
   pid: number;
+  /** PPid: parent's pid; 0 for init and kthreadd. */
   ppid: number;
+  /** TracerPid: pid of the process ptrace-ing this one (a debugger, criu while dumping), 0 if none. */
   tracerPid: number;
-  /** Real, effective, saved, filesystem. */
+  /** Uid: real, effective, saved set, filesystem user ids. */
   uid: [number, number, number, number];
+  /** Gid: real, effective, saved set, filesystem group ids. */
   gid: [number, number, number, number];
+  /** Umask: the file mode creation mask, e.g. 0o022 (Linux 4.7+). */
   umask?: number | undefined;
+  /** FDSize: slots currently allocated in the descriptor table (not the number open). */
   fdSize?: number | undefined;
+  /** Groups: supplementary group ids. */
   groups?: number[] | undefined;
-  /** The pid (and tgid/pgid/sid) in each nested PID namespace, outermost first (Linux 4.1+). */
+  /** NStgid: the tgid in each PID namespace the process is in, outermost first (Linux 4.1+). */
   nsTgid?: number[] | undefined;
+  /** NSpid: the thread id in each PID namespace, outermost first (Linux 4.1+). */
   nsPid?: number[] | undefined;
+  /** NSpgid: the process group id in each PID namespace, outermost first (Linux 4.1+). */
   nsPgid?: number[] | undefined;
+  /** NSsid: the session id in each PID namespace, outermost first (Linux 4.1+). */
   nsSid?: number[] | undefined;
-  /** Memory sizes in bytes (the kernel prints kB). */
+  /** VmPeak: peak virtual memory size, in bytes. */
   vmPeakBytes?: number | undefined;
+  /** VmSize: virtual memory size, in bytes. */
   vmSizeBytes?: number | undefined;
+  /** VmRSS: resident set size, in bytes (RssAnon + RssFile + RssShmem). */
   vmRssBytes?: number | undefined;
+  /** VmSwap: anonymous memory swapped out, in bytes (Linux 2.6.34+). */
   vmSwapBytes?: number | undefined;
+  /** Threads: threads in the process. */
   threads?: number | undefined;
+  /** SigPnd: signals pending for the thread, a mask (bit N-1 = signal N). */
   sigPending?: bigint | undefined;
+  /** ShdPnd: signals pending for the process as a whole, a mask (Linux 2.6+). */
   sigSharedPending?: bigint | undefined;
+  /** SigBlk: blocked signals, a mask. */
   sigBlocked?: bigint | undefined;
+  /** SigIgn: ignored signals, a mask. */
   sigIgnored?: bigint | undefined;
+  /** SigCgt: caught signals (a handler is installed), a mask. */
   sigCaught?: bigint | undefined;
+  /** CapInh: inheritable capabilities, a mask (bit N = capability N, e.g. bit 21 CAP_SYS_ADMIN). */
   capInheritable?: bigint | undefined;
+  /** CapPrm: permitted capabilities, a mask. */
   capPermitted?: bigint | undefined;
+  /** CapEff: effective capabilities, a mask. */
   capEffective?: bigint | undefined;
+  /** CapBnd: the capability bounding set, a mask (Linux 2.6.26+). */
   capBounding?: bigint | undefined;
+  /** CapAmb: ambient capabilities, a mask (Linux 4.3+). */
   capAmbient?: bigint | undefined;
+  /** NoNewPrivs: the no_new_privs bit, set by prctl(PR_SET_NO_NEW_PRIVS) (Linux 4.10+). */
   noNewPrivs?: boolean | undefined;
-  /** 0 disabled, 1 strict, 2 filter. */
+  /** Seccomp: 0 disabled, 1 strict, 2 filter (Linux 3.8+, with CONFIG_SECCOMP). */
   seccomp?: number | undefined;
+  /** Cpus_allowed_list: CPUs the process may run on, as a list such as "0-3,8" (Linux 2.6.26+). */
   cpusAllowedList?: string | undefined;
+  /** voluntary_ctxt_switches: times the process gave up the CPU (waiting), a count (Linux 2.6.23+). */
   voluntaryContextSwitches?: number | undefined;
+  /** nonvoluntary_ctxt_switches: times it was preempted, a count (Linux 2.6.23+). */
   nonvoluntaryContextSwitches?: number | undefined;
   /** Every line as the kernel wrote it (value trimmed), including keys not modelled above. */
   raw: Record<string, string>;

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { LauncherError, RunLostError } from './errors.ts';
 import type { LauncherProcess } from './launcher-process.ts';
 import { hostPidsOfChildren, isLauncherFor } from './proc.ts';
-import { type PipelineResult, settle } from './result.ts';
+import type { PipelineResult } from './result.ts';
 import { type RunStatus, readRunStatus, readRunStatusSync } from './run-status.ts';
+import { settle } from './settle.ts';
 
 /** A stage of a started pipeline. */
 export interface StageHandle {

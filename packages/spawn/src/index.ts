@@ -9,11 +9,26 @@ export {
   SpawnError,
   type SpawnErrorCode,
 } from './errors.ts';
+export {
+  DEFAULT_PATH,
+  MAX_FD,
+  MAX_FDS_PER_STAGE,
+  MAX_PIPES,
+  MAX_STAGES,
+  RUN_DIR_FD,
+  SPEC_HEADER,
+} from './facts.ts';
 export type { PipelineHandle, StageHandle } from './handle.ts';
 export { type KeeperOptions, type KeeperStarted, startKeeper } from './keeper.ts';
 export { LAUNCHER_ENV, launcherPath, launcherVersion } from './launcher-path.ts';
-export type { PipelineResult, StageResult } from './result.ts';
-export { RUN_DIR_FD } from './run-dir.ts';
+export { currentUmask, isLauncherFor } from './proc.ts';
+export type {
+  ExecError,
+  ExecPhase,
+  PipelineResult,
+  StageResult,
+} from './result.ts';
+export { stageIndexOfLogName, stageLogName } from './run-dir.ts';
 export {
   parseRunStatus,
   type RunStatus,
@@ -33,4 +48,4 @@ export {
   resolvePipeline,
   type StageSpec,
 } from './spec.ts';
-export { encodeSpec, type PidNamespaceMode, SPEC_HEADER } from './spec-encoding.ts';
+export { encodeSpec, type PidNamespaceMode } from './spec-encoding.ts';

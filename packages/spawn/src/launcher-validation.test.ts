@@ -3,9 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../test/helpers.ts';
+import { SPEC_HEADER } from './facts.ts';
 import { launcherPath, launcherVersion } from './launcher-path.ts';
 import { readRunStatus } from './run-status.ts';
-import { SPEC_HEADER } from './spec-encoding.ts';
 
 // The launcher validates the whole spec itself too (another tool may write one).
 

@@ -12,8 +12,8 @@ import {
   useTempDirs,
 } from '../test/helpers.ts';
 import { PipelineError } from './errors.ts';
+import { RUN_DIR_FD } from './facts.ts';
 import type { PipelineHandle } from './handle.ts';
-import { RUN_DIR_FD } from './run-dir.ts';
 import { spawnPipeline } from './spawn-pipeline.ts';
 
 // The kernel is the witness: every assertion reads /proc of the live stages.
@@ -52,7 +52,7 @@ for (const mode of ['pidns', 'plain'] as const) {
         expect([...b!.keys()]).toEqual([0, 1, 2]);
         expect([...c!.keys()]).toEqual([0, 1, 2, 9]);
         expect(a!.get(0)).toBe('/dev/null');
-        expect(a!.get(2)).toBe(join(dir, 'run', 'stage-0.stderr'));
+        expect(a!.get(2)).toBe(join(dir, 'run', 'stage-1.log'));
         expect(a!.get(4)).toBe(log);
         expect(c!.get(1)).toBe(join(dir, 'run', 'stdout'));
         expect(c!.get(2)).toBe('/dev/null');

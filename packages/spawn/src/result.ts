@@ -1,6 +1,16 @@
-import { PipelineError } from './errors.ts';
-import type { RunStatus, StageStatus } from './run-status.ts';
-import { commandOf } from './spec.ts';
+// The shapes of a pipeline's outcome: types only, so errors.ts, run-status.ts
+// and settle.ts can all import them without importing each other.
+
+/** Where a stage that never ran its command failed: exec(2), chdir, opening or dup'ing an fd. */
+export type ExecPhase = 'exec' | 'cwd' | 'open' | 'dup';
+
+/** Why a stage never ran its command (then its exit code is 127 or 126). */
+export interface ExecError {
+  errno: number;
+  /** The errno's name, e.g. `ENOENT`. */
+  code: string;
+  phase: ExecPhase;
+}
 
 /** One stage's outcome, execa-style: exactly one of exitCode / signal is set. */
 export interface StageResult {
@@ -11,7 +21,7 @@ export interface StageResult {
   hostPid: number;
   exitCode: number | undefined;
   signal: NodeJS.Signals | undefined;
-  execError: StageStatus['execError'];
+  execError: ExecError | undefined;
   durationMs: number;
   failed: boolean;
 }
@@ -23,31 +33,4 @@ export interface PipelineResult {
   exitCode: 0;
   durationMs: number;
   stages: readonly StageResult[];
-}
-
-function toStageResult(stage: StageStatus): StageResult {
-  const code = stage.exitCode ?? 0;
-  return {
-    index: stage.index,
-    command: commandOf(stage.argv),
-    argv: stage.argv,
-    pid: stage.pid,
-    hostPid: stage.hostPid,
-    exitCode: stage.exitCode,
-    signal: stage.signal,
-    execError: stage.execError,
-    durationMs: Math.max(0, (stage.endedAt ?? 0) - (stage.startedAt ?? 0)),
-    failed: stage.signal !== undefined || code !== 0,
-  };
-}
-
-/** Turns a final status into a result, or throws the PipelineError naming the failing stage. */
-export function settle(runDir: string, status: RunStatus): PipelineResult {
-  const stages = status.stages.map(toStageResult);
-  const command = stages.map((s) => s.command).join(' | ');
-  const durationMs = Math.max(0, (status.endedAt ?? 0) - status.startedAt);
-  const exitCode = status.exitCode ?? 0;
-  if (exitCode === 0) return { runDir, command, exitCode: 0, durationMs, stages };
-  const failedStage = stages.findLast((s) => s.failed) ?? stages[stages.length - 1]!;
-  throw new PipelineError({ runDir, command, exitCode, failedStage, stages, durationMs });
 }

@@ -2,14 +2,6 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LauncherError } from './errors.ts';
 
-/**
- * The descriptor on which a launched pipeline's dump root keeps its run
- * directory open. The launcher reaches its files through it, never by path,
- * so a restore that hands CRIU another directory for it (inherit-fd) moves
- * the job; and `/proc/PID/fd/3` tells which run a process belongs to.
- */
-export const RUN_DIR_FD = 3;
-
 function notEmpty(runDir: string, entries: readonly string[]): LauncherError {
   return new LauncherError(
     runDir,
@@ -44,4 +36,21 @@ export function createRunDir(runDir: string, spec: Uint8Array): void {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw notEmpty(runDir, ['spec']);
     throw err;
   }
+}
+
+/**
+ * The file name of stage `index`'s log (its stderr, unless redirected):
+ * `stage-1.log` for the first stage. `index` is 0-based like every stage
+ * index of this package's API; the name counts from 1, like the stage
+ * numbers people read in messages (`stage 1: command not found`). spawn's
+ * default stderr is RUNDIR/stageLogName(i); the CLI names its job logs so.
+ */
+export function stageLogName(index: number): string {
+  return `stage-${index + 1}.log`;
+}
+
+/** The 0-based stage index of a stageLogName() name, or undefined for any other name. */
+export function stageIndexOfLogName(name: string): number | undefined {
+  const m = /^stage-([1-9]\d*)\.log$/.exec(name);
+  return m ? Number(m[1]) - 1 : undefined;
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { RunStatusError } from './errors.ts';
+import type { ExecError, ExecPhase } from './result.ts';
 
 /** One stage as the dump root recorded it in RUNDIR/status. */
 export interface StageStatus {
@@ -19,7 +20,7 @@ export interface StageStatus {
   /** Signal that killed the stage, e.g. `SIGTERM`. */
   signal: NodeJS.Signals | undefined;
   /** Set when the stage never ran its command (then exitCode is 127 or 126). */
-  execError: { errno: number; code: string; phase: 'exec' | 'cwd' | 'open' | 'dup' } | undefined;
+  execError: ExecError | undefined;
 }
 
 /** RUNDIR/status, replaced atomically by the launcher at every change. */
@@ -72,7 +73,7 @@ function parseStage(raw: Record<string, unknown>): StageStatus {
         : {
             errno,
             code: errnoNames.get(errno) ?? `E${errno}`,
-            phase: (raw['execPhase'] as 'exec' | 'cwd' | 'open' | 'dup' | undefined) ?? 'exec',
+            phase: (raw['execPhase'] as ExecPhase | undefined) ?? 'exec',
           },
   };
 }

@@ -114,7 +114,7 @@ describeWith([root], 'spawnPipeline and attach', () => {
     const result = await handle.wait();
     expect(result.command).toBe("sh -c 'echo out; echo err >&2' | cat");
     expect(readFileSync(join(runDir, 'stdout'), 'utf8')).toBe('out\n');
-    expect(readFileSync(join(runDir, 'stage-0.stderr'), 'utf8')).toBe('err\n');
-    expect(readFileSync(join(runDir, 'stage-1.stderr'), 'utf8')).toBe('');
+    expect(readFileSync(join(runDir, 'stage-1.log'), 'utf8')).toBe('err\n');
+    expect(readFileSync(join(runDir, 'stage-2.log'), 'utf8')).toBe('');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { SPEC_HEADER } from './facts.ts';
 import { resolvePipeline } from './spec.ts';
-import { encodeSpec, SPEC_HEADER } from './spec-encoding.ts';
+import { encodeSpec } from './spec-encoding.ts';
 
 describe('encodeSpec', () => {
   it('writes NUL-separated records the launcher parses', () => {

@@ -1,7 +1,5 @@
+import { SPEC_HEADER } from './facts.ts';
 import type { ResolvedPipeline, ResolvedSource } from './spec.ts';
-
-/** First token of the spec file; the launcher refuses any other version. */
-export const SPEC_HEADER = 'cryopipe-spec/1';
 
 /** PID-namespace request as the launcher reads it: 0 off, 1 required, 2 when permitted. */
 export type PidNamespaceMode = boolean | 'auto';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineSpecError, SpawnError } from './errors.ts';
+import { currentUmask } from './proc.ts';
 import { commandOf, resolvePipeline } from './spec.ts';
 
 const RUN = '/run/cryopipe/job';
@@ -22,15 +23,15 @@ describe('resolvePipeline', () => {
     expect([...a!.fds]).toEqual([
       [0, { kind: 'null', write: false }],
       [1, { kind: 'pipe', pipe: 0, end: 'write' }],
-      [2, { kind: 'file', path: `${RUN}/stage-0.stderr`, mode: 'truncate' }],
+      [2, { kind: 'file', path: `${RUN}/stage-1.log`, mode: 'truncate' }],
     ]);
     expect([...b!.fds]).toEqual([
       [0, { kind: 'pipe', pipe: 0, end: 'read' }],
       [1, { kind: 'file', path: `${RUN}/stdout`, mode: 'truncate' }],
-      [2, { kind: 'file', path: `${RUN}/stage-1.stderr`, mode: 'truncate' }],
+      [2, { kind: 'file', path: `${RUN}/stage-2.log`, mode: 'truncate' }],
     ]);
     expect(a!.env).toEqual({});
-    expect(a!.umask).toBe(0o022);
+    expect(a!.umask).toBe(currentUmask()); // the caller's, as a shell's children get it
     expect(a!.cwd).toBe('/tmp');
   });
 

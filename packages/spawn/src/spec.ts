@@ -1,5 +1,8 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { PipelineSpecError } from './errors.ts';
+import { MAX_FD, MAX_FDS_PER_STAGE, MAX_PIPES, MAX_STAGES } from './facts.ts';
+import { currentUmask } from './proc.ts';
+import { stageLogName } from './run-dir.ts';
 
 /** How a file is opened for a descriptor: read, write (create, keep content), append, truncate. */
 export type FileMode = 'read' | 'write' | 'append' | 'truncate';
@@ -19,7 +22,7 @@ export interface StageSpec {
   env?: Readonly<Record<string, string>>;
   /** Working directory (default: the pipeline's, else process.cwd()). */
   cwd?: string;
-  /** File mode creation mask (default: the pipeline's, else 0o022). */
+  /** File mode creation mask (default: the pipeline's, else the calling process's umask). */
   umask?: number;
   /** Descriptors wired to files or /dev/null; pipe ends come from `linear` and `edges`. */
   fds?: Readonly<Record<number, FdSource>>;
@@ -42,12 +45,17 @@ export interface PipelineSpec {
   /** Start from process.env (stage and pipeline env override it). Default false. */
   inheritEnv?: boolean;
   cwd?: string;
+  /**
+   * File mode creation mask of every stage, applied just before its command
+   * starts (default: the calling process's umask, as a shell's children get
+   * theirs). The launcher's own files in the run directory stay private anyway.
+   */
   umask?: number;
   /** First stage's fd 0 when nothing else sets it (default /dev/null). */
   stdin?: FdSource;
   /** Last stage's fd 1 when nothing else sets it (default RUNDIR/stdout, truncated). */
   stdout?: FdSource;
-  /** Every stage's fd 2 when nothing else sets it (default RUNDIR/stage-N.stderr, truncated). */
+  /** Every stage's fd 2 when nothing else sets it (default RUNDIR/stage-N.log, N from 1, truncated). */
   stderr?: FdSource;
 }
 
@@ -72,10 +80,6 @@ export interface ResolvedPipeline {
   stages: readonly ResolvedStage[];
   pipeCount: number;
 }
-
-export const MAX_STAGES = 64;
-export const MAX_TARGET_FD = 1023;
-export const MAX_FDS_PER_STAGE = 64;
 
 const FILE_MODES: readonly FileMode[] = ['read', 'write', 'append', 'truncate'];
 
@@ -111,8 +115,8 @@ function checkUmask(problems: string[], where: string, umask: unknown): void {
 }
 
 function checkFd(problems: string[], where: string, fd: unknown): fd is number {
-  const ok = typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 && fd <= MAX_TARGET_FD;
-  if (!ok) problems.push(`${where} must be a descriptor number 0..${MAX_TARGET_FD}`);
+  const ok = typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 && fd <= MAX_FD;
+  if (!ok) problems.push(`${where} must be a descriptor number 0..${MAX_FD}`);
   return ok;
 }
 
@@ -134,13 +138,9 @@ function toResolved(source: FdSource, cwd: string, target: number): ResolvedSour
   return { kind: 'file', path: resolve(cwd, source.path), mode: source.mode };
 }
 
-/**
- * Validates the whole spec and applies the defaults. Throws a
- * PipelineSpecError listing every problem; nothing is started here.
- */
-export function resolvePipeline(spec: PipelineSpec, runDir: string): ResolvedPipeline {
+/** Every problem of the spec's shape, before anything is resolved. */
+function checkSpec(spec: PipelineSpec, stages: readonly StageSpec[]): string[] {
   const problems: string[] = [];
-  const stages = Array.isArray(spec?.stages) ? spec.stages : [];
   if (stages.length === 0) problems.push('stages must be a non-empty array');
   if (stages.length > MAX_STAGES) problems.push(`at most ${MAX_STAGES} stages are supported`);
   checkEnv(problems, 'env', spec?.env);
@@ -148,24 +148,8 @@ export function resolvePipeline(spec: PipelineSpec, runDir: string): ResolvedPip
   if (spec?.cwd !== undefined) checkString(problems, 'cwd', spec.cwd);
   for (const key of ['stdin', 'stdout', 'stderr'] as const)
     if (spec?.[key] !== undefined) checkSource(problems, key, spec[key]);
-
-  stages.forEach((stage, i) => {
-    const where = `stages[${i}]`;
-    if (!Array.isArray(stage?.argv) || stage.argv.length === 0 || stage.argv[0] === '')
-      problems.push(`${where}.argv must be a non-empty array with a command first`);
-    else
-      for (const [a, arg] of (stage.argv as readonly unknown[]).entries())
-        checkString(problems, `${where}.argv[${a}]`, arg);
-    checkEnv(problems, `${where}.env`, stage?.env);
-    checkUmask(problems, `${where}.umask`, stage?.umask);
-    if (stage?.cwd !== undefined) checkString(problems, `${where}.cwd`, stage.cwd);
-    for (const [fd, source] of Object.entries(stage?.fds ?? {})) {
-      checkFd(problems, `${where}.fds key ${fd}`, Number(fd));
-      checkSource(problems, `${where}.fds[${fd}]`, source);
-    }
-  });
-  const edges = spec?.edges ?? [];
-  edges.forEach((edge, e) => {
+  for (const [i, stage] of stages.entries()) checkStage(problems, `stages[${i}]`, stage);
+  (spec?.edges ?? []).forEach((edge, e) => {
     for (const side of ['from', 'to'] as const) {
       const end = edge?.[side];
       const where = `edges[${e}].${side}`;
@@ -174,69 +158,122 @@ export function resolvePipeline(spec: PipelineSpec, runDir: string): ResolvedPip
       checkFd(problems, `${where}.fd`, end?.fd);
     }
   });
+  return problems;
+}
+
+function checkStage(problems: string[], where: string, stage: StageSpec): void {
+  if (!Array.isArray(stage?.argv) || stage.argv.length === 0 || stage.argv[0] === '')
+    problems.push(`${where}.argv must be a non-empty array with a command first`);
+  else
+    for (const [a, arg] of (stage.argv as readonly unknown[]).entries())
+      checkString(problems, `${where}.argv[${a}]`, arg);
+  checkEnv(problems, `${where}.env`, stage?.env);
+  checkUmask(problems, `${where}.umask`, stage?.umask);
+  if (stage?.cwd !== undefined) checkString(problems, `${where}.cwd`, stage.cwd);
+  for (const [fd, source] of Object.entries(stage?.fds ?? {})) {
+    checkFd(problems, `${where}.fds key ${fd}`, Number(fd));
+    checkSource(problems, `${where}.fds[${fd}]`, source);
+  }
+}
+
+/** Descriptor tables under construction: one map per stage, every double use a problem. */
+class Wiring {
+  readonly maps: Map<number, ResolvedSource>[];
+  constructor(
+    stageCount: number,
+    private readonly problems: string[],
+  ) {
+    this.maps = Array.from({ length: stageCount }, () => new Map<number, ResolvedSource>());
+  }
+  claim(stage: number, fd: number, source: ResolvedSource, what: string): void {
+    const map = this.maps[stage]!;
+    if (map.has(fd)) this.problems.push(`stage ${stage} fd ${fd} is wired twice (${what})`);
+    else map.set(fd, source);
+  }
+}
+
+/** Claims both ends of every pipe (the linear chain first, then `edges`); returns the count. */
+function wirePipes(spec: PipelineSpec, stageCount: number, wiring: Wiring): number {
+  const allEdges: PipeEdge[] = [];
+  if (spec.linear ?? true)
+    for (let i = 0; i + 1 < stageCount; i++)
+      allEdges.push({ from: { stage: i, fd: 1 }, to: { stage: i + 1, fd: 0 } });
+  allEdges.push(...(spec.edges ?? []));
+  allEdges.forEach((edge, pipe) => {
+    const label = `pipe ${edge.from.stage}:${edge.from.fd} -> ${edge.to.stage}:${edge.to.fd}`;
+    wiring.claim(edge.from.stage, edge.from.fd, { kind: 'pipe', pipe, end: 'write' }, label);
+    wiring.claim(edge.to.stage, edge.to.fd, { kind: 'pipe', pipe, end: 'read' }, label);
+  });
+  return allEdges.length;
+}
+
+/** What every stage shares: the base cwd, env and umask, the run directory, the stage count. */
+interface Context {
+  spec: PipelineSpec;
+  runDir: string;
+  baseCwd: string;
+  baseEnv: Record<string, string>;
+  umask: number;
+  last: number;
+  problems: string[];
+}
+
+/** Stage `i` with its explicit fds, then the defaults for fd 0, 1 and 2 where still free. */
+function resolveStage(stage: StageSpec, i: number, ctx: Context, wiring: Wiring): ResolvedStage {
+  const { spec, baseCwd } = ctx;
+  const cwd = resolve(baseCwd, stage.cwd ?? '.');
+  for (const [fd, source] of Object.entries(stage.fds ?? {}) as [string, FdSource][])
+    wiring.claim(i, Number(fd), toResolved(source, cwd, Number(fd)), 'fds');
+  const map = wiring.maps[i]!;
+  const file = (name: string): FdSource => ({
+    type: 'file',
+    path: join(ctx.runDir, name),
+    mode: 'truncate',
+  });
+  if (i === 0 && !map.has(0)) map.set(0, toResolved(spec.stdin ?? { type: 'null' }, baseCwd, 0));
+  if (i === ctx.last && !map.has(1))
+    map.set(1, toResolved(spec.stdout ?? file('stdout'), baseCwd, 1));
+  if (!map.has(2)) map.set(2, toResolved(spec.stderr ?? file(stageLogName(i)), baseCwd, 2));
+  resolveDups(map, i, ctx.problems);
+  if (map.size > MAX_FDS_PER_STAGE)
+    ctx.problems.push(`stage ${i} declares more than ${MAX_FDS_PER_STAGE} fds`);
+  const env: Record<string, string> = { ...ctx.baseEnv, ...stage.env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  return {
+    argv: [...stage.argv],
+    env,
+    cwd,
+    umask: stage.umask ?? ctx.umask,
+    fds: new Map([...map.entries()].sort((a, b) => a[0] - b[0])),
+  };
+}
+
+/**
+ * Validates the whole spec and applies the defaults. Throws a
+ * PipelineSpecError listing every problem; nothing is started here.
+ */
+export function resolvePipeline(spec: PipelineSpec, runDir: string): ResolvedPipeline {
+  const stages = Array.isArray(spec?.stages) ? spec.stages : [];
+  const problems = checkSpec(spec, stages);
   if (problems.length > 0) throw new PipelineSpecError(problems);
 
   // Wire pipes first, then explicit fds, then defaults for what is still free.
-  const baseCwd = resolve(spec.cwd ?? process.cwd());
-  const wired = stages.map(() => new Map<number, ResolvedSource>());
-  const claim = (stage: number, fd: number, source: ResolvedSource, what: string): void => {
-    const map = wired[stage]!;
-    if (map.has(fd)) problems.push(`stage ${stage} fd ${fd} is wired twice (${what})`);
-    else map.set(fd, source);
+  const wiring = new Wiring(stages.length, problems);
+  const pipeCount = wirePipes(spec, stages.length, wiring);
+  if (pipeCount > MAX_PIPES) problems.push(`at most ${MAX_PIPES} pipes are supported`);
+  const ctx: Context = {
+    spec,
+    runDir,
+    baseCwd: resolve(spec.cwd ?? process.cwd()),
+    baseEnv: { ...(spec.inheritEnv ? process.env : {}), ...spec.env } as Record<string, string>,
+    umask: spec.umask ?? currentUmask(),
+    last: stages.length - 1,
+    problems,
   };
-  const allEdges: PipeEdge[] = [];
-  if (spec.linear ?? true)
-    for (let i = 0; i + 1 < stages.length; i++)
-      allEdges.push({ from: { stage: i, fd: 1 }, to: { stage: i + 1, fd: 0 } });
-  allEdges.push(...edges);
-  allEdges.forEach((edge, pipe) => {
-    const label = `pipe ${edge.from.stage}:${edge.from.fd} -> ${edge.to.stage}:${edge.to.fd}`;
-    claim(edge.from.stage, edge.from.fd, { kind: 'pipe', pipe, end: 'write' }, label);
-    claim(edge.to.stage, edge.to.fd, { kind: 'pipe', pipe, end: 'read' }, label);
-  });
-
-  const baseEnv = { ...(spec.inheritEnv ? process.env : {}), ...spec.env } as Record<
-    string,
-    string
-  >;
-  const resolved = stages.map((stage, i): ResolvedStage => {
-    const cwd = resolve(baseCwd, stage.cwd ?? '.');
-    for (const [fd, source] of Object.entries(stage.fds ?? {}) as [string, FdSource][])
-      claim(i, Number(fd), toResolved(source, cwd, Number(fd)), 'fds');
-    const map = wired[i]!;
-    if (i === 0 && !map.has(0)) map.set(0, toResolved(spec.stdin ?? { type: 'null' }, baseCwd, 0));
-    if (i === stages.length - 1 && !map.has(1)) {
-      const stdout: FdSource = spec.stdout ?? {
-        type: 'file',
-        path: join(runDir, 'stdout'),
-        mode: 'truncate',
-      };
-      map.set(1, toResolved(stdout, baseCwd, 1));
-    }
-    if (!map.has(2)) {
-      const stderr: FdSource = spec.stderr ?? {
-        type: 'file',
-        path: join(runDir, `stage-${i}.stderr`),
-        mode: 'truncate',
-      };
-      map.set(2, toResolved(stderr, baseCwd, 2));
-    }
-    resolveDups(map, i, problems);
-    if (map.size > MAX_FDS_PER_STAGE)
-      problems.push(`stage ${i} declares more than ${MAX_FDS_PER_STAGE} fds`);
-    const env: Record<string, string> = { ...baseEnv, ...stage.env };
-    for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
-    return {
-      argv: [...stage.argv],
-      env,
-      cwd,
-      umask: stage.umask ?? spec.umask ?? 0o022,
-      fds: new Map([...map.entries()].sort((a, b) => a[0] - b[0])),
-    };
-  });
+  const resolved = stages.map((stage, i) => resolveStage(stage, i, ctx, wiring));
   if (problems.length > 0) throw new PipelineSpecError(problems);
   if (!isAbsolute(runDir)) throw new PipelineSpecError([`runDir ${runDir} must be absolute`]);
-  return { stages: resolved, pipeCount: allEdges.length };
+  return { stages: resolved, pipeCount };
 }
 
 /**

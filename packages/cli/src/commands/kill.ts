@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { isJobRoot } from '@cryopipe/jobs';
+import { liveRoot } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
@@ -20,14 +20,15 @@ export const kill: Command = {
   async run({ values, positionals, store, out }) {
     const job = store.resolve(jobRef(positionals));
     const signal = parseSignal((values.signal as string | undefined) ?? 'TERM');
-    if (!isJobRoot(job.rootPid, job.id)) {
+    const pid = liveRoot(store, job);
+    if (pid === undefined) {
       throw new CliError(`job ${job.id} is not running`, EXIT.failure, `see 'cryopipe ps'`);
     }
     // SIGKILL can't be forwarded: kill the whole namespace or process group instead.
-    if (signal === 'SIGKILL') process.kill(-job.rootPid, 'SIGKILL');
-    else process.kill(job.rootPid, signal);
-    out.result({ id: job.id, signal, pid: job.rootPid });
-    out.line(`sent ${signal} to ${job.id} (pid ${job.rootPid})`);
+    if (signal === 'SIGKILL') process.kill(-pid, 'SIGKILL');
+    else process.kill(pid, signal);
+    out.result({ id: job.id, signal, pid });
+    out.line(`sent ${signal} to ${job.id} (pid ${pid})`);
     return EXIT.ok;
   },
 };

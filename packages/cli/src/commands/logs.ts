@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { jobLiveness, stageLogName } from '@cryopipe/jobs';
+import { jobLiveness } from '@cryopipe/jobs';
+import { stageIndexOfLogName, stageLogName } from '@cryopipe/spawn';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
@@ -22,12 +23,12 @@ export const logs: Command = {
     const job = store.resolve(jobRef(positionals));
     const dir = store.logsDir(job.id);
     const all = readdirSync(dir)
-      .filter((f) => /^stage-\d+\.log$/.test(f))
-      .sort((a, b) => Number(a.slice(6, -4)) - Number(b.slice(6, -4)));
+      .filter((f) => stageIndexOfLogName(f) !== undefined)
+      .sort((a, b) => stageIndexOfLogName(a)! - stageIndexOfLogName(b)!);
     let files = all;
     if (values.stage !== undefined) {
       const n = Number(values.stage);
-      const name = stageLogName(n);
+      const name = stageLogName(n - 1);
       if (!Number.isInteger(n) || n < 1)
         throw new CliError(
           `--stage takes a stage number from 1, not '${values.stage}'`,
@@ -46,7 +47,7 @@ export const logs: Command = {
       out.result({
         job: job.id,
         logs: files.map((f) => ({
-          stage: Number(f.slice(6, -4)),
+          stage: stageIndexOfLogName(f)! + 1,
           path: join(dir, f),
           bytes: statSync(join(dir, f)).size,
         })),
@@ -59,7 +60,7 @@ export const logs: Command = {
       const from = offsets.get(f) ?? 0;
       const size = statSync(path).size;
       if (size <= from) return;
-      if (header) process.stdout.write(`==> stage ${f.slice(6, -4)} <==\n`);
+      if (header) process.stdout.write(`==> stage ${stageIndexOfLogName(f)! + 1} <==\n`);
       const fd = openSync(path, 'r');
       try {
         const buf = Buffer.alloc(64 * 1024);

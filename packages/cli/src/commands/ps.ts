@@ -31,10 +31,10 @@ export const ps: Command = {
         name: job.name,
         state: live.state,
         exitCode: live.exitCode,
-        rootPid: live.alive ? job.rootPid : undefined,
+        rootPid: live.rootPid,
         stagePids: live.alive ? (live.status?.stages.map((s) => s.hostPid) ?? []) : [],
         ageMs: Date.now() - Date.parse(job.createdAt),
-        cpuMs: live.alive ? await treeCpuMs(job.rootPid) : undefined,
+        cpuMs: live.rootPid !== undefined ? await treeCpuMs(live.rootPid) : undefined,
         checkpoints: checkpoints.length,
         restores: job.restores.length,
         ...(job.copyOf

@@ -1,4 +1,4 @@
-import { acquireLock, isJobRoot } from '@cryopipe/jobs';
+import { acquireLock, liveRoot } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
@@ -14,7 +14,7 @@ export const rm: Command = {
     const removed: string[] = [];
     for (const ref of positionals) {
       const job = store.resolve(ref);
-      if (isJobRoot(job.rootPid, job.id)) {
+      if (liveRoot(store, job) !== undefined) {
         throw new CliError(
           `job ${job.id} is running`,
           EXIT.failure,

@@ -3,7 +3,7 @@ import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { findCriu } from '@cryopipe/criu-client';
 import { Procfs } from '@cryopipe/procfs';
-import { startKeeper } from '@cryopipe/spawn';
+import { stageLogName, startKeeper } from '@cryopipe/spawn';
 import { recordWritableFiles } from '../checkpoint/tree-files.ts';
 import { JobError } from '../errors.ts';
 import { type FileRecord, reconcileFiles } from '../integrity/file-state.ts';
@@ -13,7 +13,6 @@ import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import type { Progress } from '../progress.ts';
 import { waitForFreePids } from '../restore/pids.ts';
 import { mkdirPrivate } from '../store/home.ts';
-import { stageLogName } from '../store/job-files.ts';
 import { type JobRecord, type JobStore, writeJsonAtomic } from '../store/job-store.ts';
 import type { AdoptPlan } from './adopt-plan.ts';
 
@@ -82,7 +81,7 @@ export async function adoptProcess(
     const kept = await startKeeper({
       runDir: store.runDir(id),
       imagesDir,
-      terminalLog: join(store.logsDir(id), stageLogName(1)),
+      terminalLog: join(store.logsDir(id), stageLogName(0)),
       criu: findCriu(),
       ...size,
     });

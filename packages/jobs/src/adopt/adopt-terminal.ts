@@ -1,9 +1,9 @@
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { stageLogName } from '@cryopipe/spawn';
 import { JobError } from '../errors.ts';
-import { stageLogName } from '../store/job-files.ts';
 import type { JobRecord, JobStore } from '../store/job-store.ts';
-import { isJobRoot } from '../store/liveness.ts';
+import { isJobRoot, liveRoot } from '../store/liveness.ts';
 
 /** Ctrl-]: the detach key, as in telnet; never typed into the job. */
 const DETACH = 0x1d;
@@ -19,7 +19,7 @@ export async function attachTerminal(
   job: JobRecord,
   progress: (text: string) => void,
 ): Promise<'detached' | 'job-ended'> {
-  if (!isJobRoot(job.rootPid, job.id))
+  if (liveRoot(store, job) === undefined)
     throw new JobError(`job ${job.id} is not running`, 'FAILED', "see 'cryopipe ps'");
   let input: number;
   try {
@@ -31,7 +31,7 @@ export async function attachTerminal(
       "see its output with 'cryopipe logs'",
     );
   }
-  const log = join(store.logsDir(job.id), stageLogName(1));
+  const log = join(store.logsDir(job.id), stageLogName(0));
   let offset = sizeOf(log);
   const follow = () => {
     const size = sizeOf(log);
@@ -78,7 +78,7 @@ export async function attachTerminal(
     });
     const timer = setInterval(() => {
       follow();
-      if (!stdinEnded && !isJobRoot(job.rootPid, job.id)) finish('job-ended');
+      if (!stdinEnded && !isJobRoot(store, job, job.rootPid)) finish('job-ended');
     }, 50);
   });
 }

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findCriu } from '@cryopipe/criu-client';
-import { startKeeper } from '@cryopipe/spawn';
+import { stageLogName, startKeeper } from '@cryopipe/spawn';
 import { JobError } from '../errors.ts';
-import { stageLogName } from '../store/job-files.ts';
 import type { JobRecord, JobStore } from '../store/job-store.ts';
 
 /**
@@ -57,7 +56,7 @@ export async function restoreUnderKeeper(
   const kept = await startKeeper({
     runDir: store.runDir(job.id),
     imagesDir,
-    terminalLog: join(store.logsDir(job.id), stageLogName(1)),
+    terminalLog: join(store.logsDir(job.id), stageLogName(0)),
     criu: findCriu(),
   });
   return kept.keeperPid;

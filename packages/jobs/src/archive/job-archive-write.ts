@@ -7,14 +7,14 @@ import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
 import { readCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import { checkFile } from '../integrity/file-state.ts';
-import type { JobRef, JobStore } from '../store/job-store.ts';
-import { isJobRoot } from '../store/liveness.ts';
+import { type JobRef, type JobStore, RESTORE_LOGS_DIR } from '../store/job-store.ts';
+import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
 import { type ArchivedOutput, type ExportManifest, MANIFEST_ENTRY } from './job-archive.ts';
 import { zstdDone, zstdProcess } from './job-archive-zstd.ts';
 
 /** Parts of a job directory that belong to one machine's moment, not to the job. */
-const SKIPPED = new Set(['lock', 'periodic', 'restore-logs']);
+const SKIPPED = new Set(['lock', 'periodic', RESTORE_LOGS_DIR]);
 
 /**
  * Streams a stopped job as tar.zst into `sink`: tar-stream packs entries one
@@ -32,7 +32,7 @@ export async function exportJob(
   const release = await acquireLock(store.lockPath(job.id), 'export', { waitMs: 30_000 });
   try {
     const fresh = store.load(job.id);
-    if (isJobRoot(fresh.rootPid, fresh.id)) {
+    if (liveRoot(store, fresh) !== undefined) {
       throw new JobError(
         `job ${fresh.id} is running: its outputs keep changing, so an export would not match any checkpoint`,
         'FAILED',

@@ -6,6 +6,7 @@ import { Procfs } from '@cryopipe/procfs';
 import { adoptedTreeRoot, isAdopted, SOLVED_BY_SHELL_JOB } from '../adopt/adopted-job.ts';
 import { blockingFindings, diagnoseTree, formatFindings } from '../diagnose/diagnosis.ts';
 import { JobError } from '../errors.ts';
+import { faultPoint } from '../fault-point.ts';
 import type { FileRecord } from '../integrity/file-state.ts';
 import { imageManifest } from '../integrity/image-manifest.ts';
 import { PRE_DUMP_DIR, restrictToOwner } from '../integrity/image-safety.ts';
@@ -16,7 +17,8 @@ import { removeDeadStagingSets } from '../schedule/staging.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import type { JobRecord, JobRef, JobStore } from '../store/job-store.ts';
 import { writeJsonAtomic } from '../store/job-store.ts';
-import { isJobRoot } from '../store/liveness.ts';
+import { realRunDir, servesRunDir } from '../store/live-root.ts';
+import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
 import { processExists } from '../store/process-exists.ts';
 import { directoryBytes, nextCheckpointNumber } from './checkpoint-files.ts';
@@ -85,14 +87,21 @@ export async function checkpointJob(
   let tmp: string | undefined;
   let staging: string | undefined;
   try {
-    // Read again under the lock: a restore that just finished changed the root pid.
-    const fresh = store.load(job.id);
-    if (!isJobRoot(fresh.rootPid, fresh.id)) {
+    // Read again under the lock, and ask the live system where the tree is:
+    // a restore that just finished, or one that was killed before it could
+    // record it, changed the root pid.
+    let fresh = store.load(job.id);
+    const livePid = liveRoot(store, fresh);
+    if (livePid === undefined) {
       throw new JobError(
         `job ${fresh.id} is not running, so there is nothing to checkpoint`,
         'FAILED',
         `see 'cryopipe ps'`,
       );
+    }
+    if (livePid !== fresh.rootPid) {
+      fresh = { ...fresh, phase: 'running', rootPid: livePid };
+      store.save(fresh);
     }
     removeAbandonedDumps(store.checkpointsDir(fresh.id));
     if (options.stagingDir !== undefined) removeDeadStagingSets(options.stagingDir);
@@ -112,6 +121,7 @@ export async function checkpointJob(
     }
     // Locks the tree holds on its own files: criu saves them only when told to.
     const fileLocks = findings.some((f) => f.id === 'file-locks');
+    faultPoint('checkpoint:verified');
     const number = nextCheckpointNumber(store.checkpointsDir(fresh.id));
     tmp = mkdirPrivate(join(store.checkpointsDir(fresh.id), `.tmp-${number}-${process.pid}`));
     const dir = tmp;
@@ -168,12 +178,14 @@ export async function checkpointJob(
         preDump: options.preDump ?? 'auto',
         home: store.home,
         fileLocks,
+        runDir: store.runDir(fresh.id),
       },
       progress,
       (d, ms) => {
         if (!leaveRunning) record = finalize(d, ms);
       },
     );
+    faultPoint('checkpoint:criu-returned');
     let moveMs: number | undefined;
     try {
       if (staging) {
@@ -197,6 +209,7 @@ export async function checkpointJob(
               { cause: err },
             ),
         fresh,
+        store.runDir(fresh.id),
       );
     }
     // criu's stats exist only now (in the renamed directory when the hook moved it);
@@ -219,6 +232,7 @@ export async function checkpointJob(
     } catch {
       // The first metadata is complete; only the stats are missing then.
     }
+    faultPoint('checkpoint:finalizing');
     if (!leaveRunning) store.save({ ...store.load(fresh.id), phase: 'checkpointed' });
     return { id: fresh.id, record, stats };
   } finally {
@@ -277,6 +291,8 @@ async function dump(
     home: string;
     /** The tree holds file locks: have criu save them. */
     fileLocks: boolean;
+    /** The job's run directory, to tell whether the tree still runs after a failure. */
+    runDir: string;
   },
   progress: Progress,
   /** Called while the tree is frozen and every image is written. */
@@ -326,6 +342,7 @@ async function dump(
       {
         // The tree is frozen here: file sizes are exactly what criu records.
         postDump: async () => {
+          faultPoint('checkpoint:criu-running');
           files = await recordWritableFiles(pid);
           // Without a PID namespace a restore needs every one of these host pids free.
           if (!job.pidNamespace) {
@@ -347,9 +364,9 @@ async function dump(
   } catch (err) {
     // Our own post-dump work failed (e.g. no space for the metadata): criu aborted and resumed the tree.
     const cause = (err as Error).cause;
-    if (JobError.is(cause)) throw await withJobState(cause, job);
+    if (JobError.is(cause)) throw await withJobState(cause, job, opts.runDir);
     throw new JobError(
-      `checkpoint of job ${job.id} failed: ${describeCriuError(err)}\n${await stateAfterFailure(job)}`,
+      `checkpoint of job ${job.id} failed: ${describeCriuError(err)}\n${await stateAfterFailure(opts.runDir, job)}`,
       'FAILED',
       (/No space left on device/.test(describeCriuError(err))
         ? `free space where the images go (${imagesDir.replace(/\/jobs\/.*$/, '')}) or point CRYOPIPE_HOME elsewhere, then checkpoint again; `
@@ -367,18 +384,23 @@ async function dump(
  * After a failed dump: criu normally resumes the tree itself, but a criu that
  * died (SIGKILL, OOM) can leave it stopped. Resume it, and say where it stands.
  */
-async function stateAfterFailure(job: JobRecord): Promise<string> {
+async function stateAfterFailure(runDir: string, job: JobRecord): Promise<string> {
   const rootPid = job.rootPid;
-  if (!isJobRoot(rootPid, job.id))
+  if (!servesRunDir(rootPid, realRunDir(runDir)))
     return 'The job is no longer running; earlier checkpoints are intact.';
   const resumed = await resumeStoppedTree(rootPid);
   return `The job is still running${resumed.length ? ` (resumed stopped pids ${resumed.join(', ')})` : ''}; earlier checkpoints are intact.`;
 }
 
-async function withJobState(err: JobError, job: JobRecord): Promise<JobError> {
-  return new JobError(`${err.message}\n${await stateAfterFailure(job)}`, err.code, err.hint, {
-    cause: err.cause,
-  });
+async function withJobState(err: JobError, job: JobRecord, runDir: string): Promise<JobError> {
+  return new JobError(
+    `${err.message}\n${await stateAfterFailure(runDir, job)}`,
+    err.code,
+    err.hint,
+    {
+      cause: err.cause,
+    },
+  );
 }
 
 /** Temporary dump directories whose cryopipe process died (SIGKILL, power loss) are garbage. */

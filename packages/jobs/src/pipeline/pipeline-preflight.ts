@@ -1,10 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { DEFAULT_PATH } from '@cryopipe/spawn';
 import { JobError } from '../errors.ts';
 import type { PipelineSyntax } from './pipeline-syntax.ts';
-
-/** The launcher's search path when the environment has no PATH (as execvp's default). */
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 function errnoOf(fn: () => void): string | undefined {
   try {

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
-import type { FdSource, PipeEdge, PipelineSpec } from '@cryopipe/spawn';
-import { stageLogName } from '../store/job-files.ts';
+import { type FdSource, type PipeEdge, type PipelineSpec, stageLogName } from '@cryopipe/spawn';
 import { type PipelineSyntax, PipelineSyntaxError } from './pipeline-syntax.ts';
 
 /**
@@ -20,7 +19,7 @@ export function toSpawnSpec(
   const stages = syntax.stages.map((stage, i) => {
     const fds: Record<number, FdSource> = {};
     if (!redirected[i]!.has(2)) {
-      fds[2] = { type: 'file', path: resolve(opts.logsDir, stageLogName(i + 1)), mode: 'truncate' };
+      fds[2] = { type: 'file', path: resolve(opts.logsDir, stageLogName(i)), mode: 'truncate' };
     }
     stage.redirections.forEach((r, k) => {
       if (r.kind === 'dup') {

@@ -1,11 +1,7 @@
+import { MAX_FD } from '@cryopipe/spawn';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_FD,
-  PipelineSyntaxError,
-  parsePipelineArgv,
-  parsePipelineString,
-} from './pipeline-syntax.ts';
+import { PipelineSyntaxError, parsePipelineArgv, parsePipelineString } from './pipeline-syntax.ts';
 
 const syntaxError = (fn: () => unknown): PipelineSyntaxError => {
   try {

@@ -1,3 +1,5 @@
+import { MAX_FD } from '@cryopipe/spawn';
+
 /**
  * The pipeline language of `cryopipe run`: words, `|`, and redirections —
  * parsed without a shell, so nothing is expanded, globbed or executed.
@@ -28,9 +30,6 @@ export interface StageSyntax {
 export interface PipelineSyntax {
   stages: StageSyntax[];
 }
-
-/** The highest descriptor number a redirection may name. */
-export const MAX_FD = 1023;
 
 /** A malformed pipeline; `position` is a character offset, or a token index for argv input. */
 const brand = Symbol.for('cryopipe.PipelineSyntaxError');

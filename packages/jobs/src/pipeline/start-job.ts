@@ -1,4 +1,4 @@
-import { spawnPipeline } from '@cryopipe/spawn';
+import { currentUmask, spawnPipeline } from '@cryopipe/spawn';
 import { JobError } from '../errors.ts';
 import { startPeriodicCheckpointer } from '../schedule/periodic-checkpointer.ts';
 import type { JobRecord, JobSchedule, JobStore } from '../store/job-store.ts';
@@ -26,6 +26,8 @@ export interface StartJobOptions {
   pidNamespace?: boolean;
   /** Periodic live checkpoints, started with the job (needs root). */
   schedule?: JobSchedule;
+  /** File-mode mask of the stages (default: this process's, as a shell's children get). */
+  umask?: number;
 }
 
 export interface StartedJob {
@@ -62,10 +64,14 @@ export async function startJob(store: JobStore, opts: StartJobOptions): Promise<
     );
   }
   const pidNamespace = opts.pidNamespace ?? root;
+  const umask = opts.umask ?? currentUmask();
   const id = store.create(opts.name);
   let handle: Awaited<ReturnType<typeof spawnPipeline>>;
   try {
-    const spec = toSpawnSpec(syntax, { cwd, logsDir: store.logsDir(id), env: callerEnv });
+    const spec = {
+      ...toSpawnSpec(syntax, { cwd, logsDir: store.logsDir(id), env: callerEnv }),
+      umask,
+    };
     handle = await spawnPipeline(spec, {
       runDir: store.runDir(id),
       pidNamespace: pidNamespace ? 'auto' : false,
@@ -82,6 +88,7 @@ export async function startJob(store: JobStore, opts: StartJobOptions): Promise<
     createdAt: new Date().toISOString(),
     cwd,
     pidNamespace: handle.mode === 'pidns',
+    umask,
     phase: 'running',
     rootPid: handle.rootPid,
     launcherPid: handle.launcherPid,

@@ -9,14 +9,21 @@ import {
   readCheckpointMeta,
 } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
+import { faultPoint } from '../fault-point.ts';
 import { type FileCheck, reconcileFiles } from '../integrity/file-state.ts';
 import { assertImagesIntact } from '../integrity/image-manifest.ts';
 import { assertImagesPrivate } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { noProgress, type Progress } from '../progress.ts';
 import { mkdirPrivate } from '../store/home.ts';
-import type { JobRecord, JobRef, JobStore } from '../store/job-store.ts';
-import { isJobRoot } from '../store/liveness.ts';
+import {
+  type JobRecord,
+  type JobRef,
+  type JobStore,
+  RESTORE_LOGS_DIR,
+} from '../store/job-store.ts';
+import { jobProcesses } from '../store/live-root.ts';
+import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
 import { waitForFreePids } from './pids.ts';
 import {
@@ -89,14 +96,9 @@ export async function restoreJob(
   try {
     const fresh = store.load(job.id); // a restore that just finished changed the root pid
     if (copying) assertCopyable(fresh);
-    else if (isJobRoot(fresh.rootPid, fresh.id)) {
-      throw new JobError(
-        `job ${fresh.id} is running (pid ${fresh.rootPid}): restoring it again would run it twice`,
-        'FAILED',
-        `stop it first with 'cryopipe kill ${fresh.id}', checkpoint it, or start a copy with --as NAME`,
-      );
-    }
+    else assertNotRunning(store, fresh);
     const { number, imagesDir, cp } = verifiedCheckpoint(store, fresh, options.from, progress);
+    faultPoint('restore:verified');
     if (copying && cp.jobDir === undefined) {
       // Its launcher predates RUN_DIR_FD and writes its status by path.
       throw new JobError(
@@ -159,6 +161,7 @@ export async function restoreJob(
       progress,
     );
     restored = true;
+    faultPoint('restore:criu-returned');
     const latest = store.load(target.id);
     store.save({
       ...latest,
@@ -175,6 +178,7 @@ export async function restoreJob(
         },
       ],
     });
+    faultPoint('restore:finalizing');
     return {
       id: target.id,
       ...(copy ? { copyOf: fresh.id } : {}),
@@ -205,7 +209,7 @@ async function runRestore(
   progress: Progress,
 ): Promise<{ result: RestoreResult; ms: number }> {
   const workDir = mkdirPrivate(
-    join(store.jobDir(target.id), 'restore-logs', `${Date.now()}-from-${number}`),
+    join(store.jobDir(target.id), RESTORE_LOGS_DIR, `${Date.now()}-from-${number}`),
   );
   if (isAdopted(source) && moves.length > 0) {
     // Its keeper runs criu itself and can't hand it moved files.
@@ -225,14 +229,17 @@ async function runRestore(
     // An adopted job is a shell job: it comes back under a new keeper's terminal.
     const result = isAdopted(source)
       ? { pid: await restoreUnderKeeper(store, source, imagesDir) }
-      : await criu.restore({
-          imagesDir,
-          workDir,
-          logFile: 'restore.log',
-          // Without it criu silently drops file locks a checkpoint saved; with none saved it does nothing.
-          fileLocks: true,
-          ...(fds.inheritFd.length ? { inheritFd: fds.inheritFd } : {}),
-        });
+      : await criu.restore(
+          {
+            imagesDir,
+            workDir,
+            logFile: 'restore.log',
+            // Without it criu silently drops file locks a checkpoint saved; with none saved it does nothing.
+            fileLocks: true,
+            ...(fds.inheritFd.length ? { inheritFd: fds.inheritFd } : {}),
+          },
+          { postResume: () => faultPoint('restore:criu-running') },
+        );
     return { result, ms: performance.now() - started };
   } catch (err) {
     if (JobError.is(err)) throw err;
@@ -327,4 +334,27 @@ function copyRunFiles(fromRunDir: string, toRunDir: string): void {
       // Not there (an imported job without a status yet): the copy writes its own.
     }
   }
+}
+
+/**
+ * Restoring a job that runs would run it twice. Whether it runs is asked of
+ * the live system, not of job.json: a restore killed after criu brought the
+ * tree back never recorded it (its record is healed here, under the lock),
+ * and stages can outlive a dead launcher in plain mode.
+ */
+function assertNotRunning(store: JobStore, job: JobRecord): void {
+  const pid = liveRoot(store, job);
+  if (pid !== undefined && (pid !== job.rootPid || job.phase !== 'running'))
+    store.save({ ...job, phase: 'running', rootPid: pid });
+  const others = pid === undefined ? jobProcesses(store.jobDir(job.id)) : [];
+  if (pid === undefined && others.length === 0) return;
+  throw new JobError(
+    pid !== undefined
+      ? `job ${job.id} is running (pid ${pid}): restoring it again would run it twice`
+      : `processes of job ${job.id} are still alive (pids ${others.join(', ')}): restoring it now would run it twice`,
+    'FAILED',
+    pid !== undefined
+      ? `stop it first with 'cryopipe kill ${job.id}', checkpoint it, or start a copy with --as NAME`
+      : 'wait for them to end, or end them, then restore',
+  );
 }

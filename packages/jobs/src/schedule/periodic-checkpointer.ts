@@ -10,7 +10,7 @@ import { openCriu } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import { type JobSchedule, type JobStore, writeJsonAtomic } from '../store/job-store.ts';
-import { isJobRoot } from '../store/liveness.ts';
+import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
 import { DEFAULT_KEEP, formatInterval } from './schedule-duration.ts';
 
@@ -135,7 +135,7 @@ export async function runPeriodicCheckpointer(
         return;
       }
       if (!job.schedule) return log('schedule removed; exiting');
-      if (!isJobRoot(job.rootPid, id)) return log(`job ${id} is not running; exiting`);
+      if (liveRoot(store, job) === undefined) return log(`job ${id} is not running; exiting`);
       if (Date.now() < next) continue;
       next = Date.now() + job.schedule.everyMs;
       const short = spaceShortage(store, id, job.schedule);

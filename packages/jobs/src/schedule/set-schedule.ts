@@ -1,6 +1,6 @@
 import { JobError } from '../errors.ts';
 import type { JobRef, JobSchedule, JobStore } from '../store/job-store.ts';
-import { isJobRoot } from '../store/liveness.ts';
+import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
 import { startPeriodicCheckpointer } from './periodic-checkpointer.ts';
 
@@ -16,7 +16,7 @@ export async function setSchedule(
   schedule: JobSchedule | undefined,
 ): Promise<number | undefined> {
   const job = store.resolve(ref);
-  if (schedule !== undefined && !isJobRoot(job.rootPid, job.id)) {
+  if (schedule !== undefined && liveRoot(store, job) === undefined) {
     throw new JobError(
       `job ${job.id} is not running`,
       'FAILED',

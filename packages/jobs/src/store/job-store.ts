@@ -60,6 +60,8 @@ export interface JobRecord {
   createdAt: string;
   cwd: string;
   pidNamespace: boolean;
+  /** The file-mode mask the stages run with: the caller's at `run` (CRIU restores it with them). */
+  umask?: number;
   phase: JobPhase;
   /** Host pid of the dump root in its current incarnation (changes on restore). */
   rootPid: number;
@@ -72,6 +74,9 @@ export interface JobRecord {
   /** Periodic live checkpoints (`run --checkpoint-every`), restarted by `restore`. */
   schedule?: JobSchedule;
 }
+
+/** `jobs/ID/restore-logs/`: one directory per restore attempt, named `<epoch ms>-from-<N>`. */
+export const RESTORE_LOGS_DIR = 'restore-logs';
 
 /** A job named by its id or name, or a record read earlier (it is read again). */
 export type JobRef = string | Pick<JobRecord, 'id'>;

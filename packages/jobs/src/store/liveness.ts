@@ -1,76 +1,116 @@
-import { readFileSync, readlinkSync } from 'node:fs';
-import { RUN_DIR_FD, type RunStatus, readRunStatus } from '@cryopipe/spawn';
-import type { JobRecord, JobRef, JobStore } from './job-store.ts';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type RunStatus, readRunStatus } from '@cryopipe/spawn';
+import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
+import { type JobRecord, type JobRef, type JobStore, RESTORE_LOGS_DIR } from './job-store.ts';
+import { realRunDir, scanForRoot, servesRunDir } from './live-root.ts';
 
-/** What a job looks like right now, combining job.json, the run status and /proc. */
+/** What a job looks like right now, decided from the live system and the files on disk. */
 export type JobState = 'running' | 'checkpointed' | 'exited' | 'failed' | 'lost';
 
 export interface Liveness {
   state: JobState;
   alive: boolean;
+  /** Host pid of the running dump root (which job.json may not know yet after a crash). */
+  rootPid: number | undefined;
   exitCode: number | undefined;
   status: RunStatus | undefined;
 }
 
 /**
- * Is `pid` the live dump root of job `id`? Pids are reused: after a job
- * stops, another process — even another job's launcher (a plain-mode restore
- * gets its old pids back) — can hold its recorded pid, and signalling or
+ * Is `pid` the live dump root of `job`? Pids are reused: after a job stops,
+ * another process — even another job's launcher (a plain-mode restore gets
+ * its old pids back) — can hold its recorded pid, and signalling or
  * checkpointing that would hit the wrong job. So the process must run the
- * cryopipe launcher, not be a zombie, and hold this job's run directory
- * (…/jobs/ID/run) open on RUN_DIR_FD. Its argument names a run directory
- * too, but a copy restored under another id keeps the original's argument;
- * launchers of older cryopipe versions (and keepers) have only the argument.
+ * cryopipe launcher, not be a zombie, and hold this job's run directory open
+ * on RUN_DIR_FD (a copy restored under another id keeps the original's argv,
+ * so the descriptor decides; keepers and older launchers only have argv).
  */
-export function isJobRoot(pid: number, id: string): boolean {
-  if (!pid) return false;
-  // `/ID/run`, not `jobs/ID/run`: jobs/ may be a symlink, and the launcher holds the real path.
-  const ownRunDir = (path: string) => path.replace(/\/+$/, '').endsWith(`/${id}/run`);
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (/\) Z /.test(stat.slice(stat.lastIndexOf(')')))) return false;
-    if (!/cryopipe-launch/.test(readlinkSync(`/proc/${pid}/exe`))) return false;
-    const held = runDirHeld(pid);
-    if (held !== undefined) return ownRunDir(held);
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.some(ownRunDir);
-  } catch {
-    return false;
-  }
+export function isJobRoot(store: JobStore, job: Pick<JobRecord, 'id'>, pid: number): boolean {
+  return servesRunDir(pid, realRunDir(store.runDir(job.id)));
 }
 
-/** The run directory a launcher holds on RUN_DIR_FD, if that descriptor is one. */
-function runDirHeld(pid: number): string | undefined {
+/**
+ * The host pid of the job's running tree, or undefined: the recorded pid
+ * when it still is the job's root, else whichever launcher holds the job's
+ * run directory — a `restore` killed after criu brought the tree back never
+ * recorded the new pid, but the tree runs all the same.
+ */
+export function liveRoot(
+  store: JobStore,
+  job: Pick<JobRecord, 'id' | 'rootPid'>,
+): number | undefined {
+  const runDir = realRunDir(store.runDir(job.id));
+  if (servesRunDir(job.rootPid, runDir)) return job.rootPid;
+  return scanForRoot(runDir);
+}
+
+/**
+ * The job's newest complete checkpoint, if it stopped the job: the
+ * checkpoint directory is renamed into place before criu kills the tree, so
+ * it is the record that survives a `checkpoint` killed before job.json was
+ * written.
+ */
+function newestStoppingCheckpoint(
+  store: JobStore,
+  job: JobRecord,
+): { takenMs: number } | undefined {
+  const newest = checkpointNumbers(store.checkpointsDir(job.id), true).at(-1);
+  if (newest === undefined) return undefined;
+  const record = store.checkpoints(job.id).find((c) => c.number === newest);
+  if (!record || record.leaveRunning) return undefined;
+  const takenMs = Date.parse(record.takenAt);
+  // Restored since (and recorded): whatever happened next, the tree ran after it.
+  const restoredAt = Date.parse(job.restores.at(-1)?.at ?? '');
+  return restoredAt > takenMs ? undefined : { takenMs };
+}
+
+/**
+ * When the newest restore attempt of the job started (epoch ms): each one
+ * makes its log directory, named after that moment, before criu runs, so it
+ * is there even when the restore died before recording anything.
+ */
+function lastRestoreAttempt(store: JobStore, job: JobRecord): number | undefined {
+  let names: string[];
   try {
-    const target = readlinkSync(`/proc/${pid}/fd/${RUN_DIR_FD}`);
-    return target.endsWith('/run') ? target : undefined;
+    names = readdirSync(join(store.jobDir(job.id), RESTORE_LOGS_DIR));
   } catch {
     return undefined;
   }
+  const times = names.map((n) => Number(/^(\d+)-/.exec(n)?.[1])).filter(Number.isFinite);
+  return times.length ? Math.max(...times) : undefined;
 }
 
 export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Liveness> {
   // Liveness first, status second: the launcher writes its final status before
   // it exits, so a job found dead always has its last word on disk already.
-  const alive = isJobRoot(job.rootPid, job.id);
+  const rootPid = liveRoot(store, job);
   // No status yet (the launcher is starting) or a torn read: treat as unknown.
   const status = await readRunStatus(store.runDir(job.id)).catch(() => undefined);
-  if (alive) return { state: 'running', alive, exitCode: undefined, status };
-  // Stopped by a checkpoint: whatever the status says of how its processes died
-  // (an adopted job's keeper records the SIGKILL), the job is waiting for a restore.
-  if (job.phase === 'checkpointed')
-    return { state: 'checkpointed', alive, exitCode: undefined, status };
+  const base = { alive: rootPid !== undefined, rootPid, status };
+  if (rootPid !== undefined) return { ...base, state: 'running', exitCode: undefined };
+  // A run that ended after a restore attempt that followed the newest stopping
+  // checkpoint was that restore, finished: its own status is the truth.
+  // Otherwise the checkpoint is (a keeper records the SIGKILL of its dumped
+  // tree as an ending, but that was the checkpoint).
+  const ended = status?.state === 'exited' || status?.state === 'failed';
+  const stopped = newestStoppingCheckpoint(store, job);
+  const attempt = lastRestoreAttempt(store, job);
+  const restoredThenEnded =
+    ended &&
+    (stopped === undefined ||
+      (attempt !== undefined && attempt > stopped.takenMs && (status.endedAt ?? 0) > attempt));
+  if (!restoredThenEnded && (stopped !== undefined || job.phase === 'checkpointed'))
+    return { ...base, state: 'checkpointed', exitCode: undefined };
   if (status?.state === 'exited')
     return {
+      ...base,
       state: status.exitCode === 0 ? 'exited' : 'failed',
-      alive,
       exitCode: status.exitCode,
-      status,
     };
-  if (status?.state === 'failed')
-    return { state: 'failed', alive, exitCode: status.exitCode, status };
+  if (status?.state === 'failed') return { ...base, state: 'failed', exitCode: status.exitCode };
   // Neither running nor finished: killed from outside, or the machine rebooted.
-  return { state: 'lost', alive, exitCode: undefined, status };
+  return { ...base, state: 'lost', exitCode: undefined };
 }
 
 /** Where a job stands right now: `running`, `checkpointed`, `exited`, `failed` or `lost`. */
