@@ -5,7 +5,7 @@ import type { Command, CommandContext } from './command.ts';
 import { commands } from './commands/index.ts';
 import { CliError, EXIT, EXIT_FOR_CODE } from './errors.ts';
 import { commandHelp, mainHelp } from './help.ts';
-import { Output } from './output.ts';
+import { describeWriteError, Output, WRITE_ERRORS } from './output.ts';
 import { VERSION } from './version.ts';
 
 const GLOBAL_OPTIONS = {
@@ -88,7 +88,17 @@ function report(err: unknown, out: Output): number {
     return known.exitCode;
   }
   // Errors from the libraries carry their own clear messages; show them as they are.
-  const e = err as Error & { hint?: string };
+  const e = err as Error & { hint?: string; code?: string; syscall?: string };
+  if (e.syscall === 'write' && e.code && WRITE_ERRORS.has(e.code)) {
+    // The output (an archive to a full disk, a closed pipe): say so, not "write ENOSPC".
+    const message = describeWriteError(e as NodeJS.ErrnoException, 'the output');
+    if (out.json) out.result({ error: { message, code: e.code, exitCode: EXIT.failure } });
+    out.error(
+      message,
+      e.code === 'ENOSPC' ? 'free space where the output goes, then try again' : undefined,
+    );
+    return EXIT.failure;
+  }
   const usage = PipelineSyntaxError.is(err) || PipelineSpecError.is(err);
   const exitCode = usage ? EXIT.usage : EXIT.failure;
   if (out.json) out.result({ error: { message: e.message, name: e.name, exitCode } });

@@ -87,7 +87,12 @@ export {
   runPeriodicCheckpointer,
   startPeriodicCheckpointer,
 } from './schedule/periodic-checkpointer.ts';
-export { formatInterval, parseDuration, parseKeep } from './schedule/schedule-duration.ts';
+export {
+  DEFAULT_KEEP,
+  formatInterval,
+  parseDuration,
+  parseKeep,
+} from './schedule/schedule-duration.ts';
 export { parseSchedule } from './schedule/schedule-options.ts';
 export { type ScheduleSummary, scheduleSummary } from './schedule/schedule-summary.ts';
 export { setSchedule } from './schedule/set-schedule.ts';

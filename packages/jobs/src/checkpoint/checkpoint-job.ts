@@ -14,6 +14,7 @@ import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
 import { machineId } from '../machine/machine-id.ts';
 import { noProgress, type Progress } from '../progress.ts';
+import { removeDeadStagingSets } from '../schedule/staging.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import type { JobRecord, JobRef, JobStore } from '../store/job-store.ts';
 import { writeJsonAtomic } from '../store/job-store.ts';
@@ -104,6 +105,7 @@ export async function checkpointJob(
       store.save(fresh);
     }
     removeAbandonedDumps(store.checkpointsDir(fresh.id));
+    if (options.stagingDir !== undefined) removeDeadStagingSets(options.stagingDir);
     // An adopted job: the tree below the keeper is dumped, as a shell job.
     const adopted = isAdopted(fresh);
     const dumpPid = adopted ? adoptedTreeRoot(store, fresh) : fresh.rootPid;
@@ -118,6 +120,8 @@ export async function checkpointJob(
         `see 'cryopipe diagnose ${dumpPid}' for details`,
       );
     }
+    // Locks the tree holds on its own files: criu saves them only when told to.
+    const fileLocks = findings.some((f) => f.id === 'file-locks');
     faultPoint('checkpoint:verified');
     const number = nextCheckpointNumber(store.checkpointsDir(fresh.id));
     tmp = mkdirPrivate(join(store.checkpointsDir(fresh.id), `.tmp-${number}-${process.pid}`));
@@ -177,6 +181,7 @@ export async function checkpointJob(
         leaveRunning,
         preDump: options.preDump ?? 'auto',
         home: store.home,
+        fileLocks,
         runDir: store.runDir(fresh.id),
         jobDir: store.jobDir(fresh.id),
         previousFiles: store.checkpoints(fresh.id).at(-1)?.files ?? [],
@@ -291,6 +296,8 @@ async function dump(
     preDump: PreDumpMode;
     /** The cryopipe home, where criu's feature answer is cached. */
     home: string;
+    /** The tree holds file locks: have criu save them. */
+    fileLocks: boolean;
     /** The job's run directory, to tell whether the tree still runs after a failure. */
     runDir: string;
     /** The job's directory: files in it are the job's own, not inputs. */
@@ -330,6 +337,7 @@ async function dump(
         logFile: 'pre-dump.log',
         trackMem: true,
         shellJob,
+        ...(opts.fileLocks ? { fileLocks: true } : {}),
       });
     }
     progress(`freezing job ${job.id} (pid ${pid}) and writing images…`);
@@ -340,6 +348,7 @@ async function dump(
         logFile: 'dump.log',
         leaveRunning,
         shellJob,
+        ...(opts.fileLocks ? { fileLocks: true } : {}),
         ...(preDump.used ? { parentImg: PRE_DUMP_DIR, trackMem: true } : {}),
       },
       {

@@ -250,6 +250,8 @@ async function runRestore(
             imagesDir,
             workDir,
             logFile: 'restore.log',
+            // Without it criu silently drops file locks a checkpoint saved; with none saved it does nothing.
+            fileLocks: true,
             ...(fds.inheritFd.length ? { inheritFd: fds.inheritFd } : {}),
           },
           { postResume: () => faultPoint('restore:criu-running') },
