@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { classifyImage, diffCheckpoints, imageToJson } from '@cryopipe/criu-client/images';
+import { readRunStatus } from '@cryopipe/spawn';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import {
@@ -10,7 +11,7 @@ import {
   loadCheckpoint,
   parseNumber,
 } from '../inspect/load.ts';
-import { renderCheckpoint, renderDiff } from '../inspect/render.ts';
+import { renderCheckpoint, renderDiff, type StageLabel } from '../inspect/render.ts';
 import { jobRef } from '../job-ref.ts';
 
 export const inspect: Command = {
@@ -82,16 +83,33 @@ checkpoint directory that is not this job's; a damaged image is named.`,
     }
 
     const { dir: _dir, ...images } = loaded.summary;
+    const stages = await stagesOf(store.runDir(job.id));
     out.result({
       job: jobInfo,
       checkpoint: checkpointInfo(loaded),
       checkpoints: numbers,
       ...images,
+      processes: images.processes.map((p) => ({ ...p, ...stages.get(p.pid) })),
     });
-    if (!out.json) process.stdout.write(renderCheckpoint(job, numbers, loaded));
+    if (!out.json) process.stdout.write(renderCheckpoint(job, numbers, loaded, stages));
     return EXIT.ok;
   },
 };
+
+/**
+ * Which process is which stage, from the launcher's status file: its stage
+ * pids are the pids criu saw (inside the job's PID namespace, or host pids
+ * in plain mode), and a restore keeps them. Empty when there is none (an
+ * adopted job).
+ */
+async function stagesOf(runDir: string): Promise<Map<number, StageLabel>> {
+  try {
+    const status = await readRunStatus(runDir);
+    return new Map(status.stages.map((s) => [s.pid, { stage: s.index + 1, argv: s.argv }]));
+  } catch {
+    return new Map();
+  }
+}
 
 /** What cryopipe's checkpoint.json says, as in the JSON documents. */
 function checkpointInfo(c: LoadedCheckpoint) {

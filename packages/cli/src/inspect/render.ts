@@ -60,12 +60,37 @@ export function treeOrder(processes: ProcessSummary[]): { p: ProcessSummary; dep
   return out;
 }
 
+/** The pipeline stage a process runs (1-based, as `cryopipe logs --stage N`) and its argv. */
+export interface StageLabel {
+  stage: number;
+  argv: string[];
+}
+
+/** An argv as a shell would show it; long ones cut to `max` characters. */
+function shellWords(argv: string[], max = 60): string {
+  const text = argv
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`))
+    .join(' ');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function label(p: ProcessSummary, stage: StageLabel | undefined, rootPid: number): string {
+  if (stage) return `${p.command}  [stage ${stage.stage}: ${shellWords(stage.argv)}]`;
+  if (p.pid === rootPid) return `${p.command}  [root of the dumped tree]`;
+  return `${p.command}${p.exe ? ` (${p.exe})` : ''}`;
+}
+
 const since = (iso: string) => {
   const ms = Date.now() - Date.parse(iso);
   return Number.isFinite(ms) && ms >= 0 ? ` (${formatDuration(ms)} ago)` : '';
 };
 
-export function renderCheckpoint(job: JobRecord, numbers: number[], c: LoadedCheckpoint): string {
+export function renderCheckpoint(
+  job: JobRecord,
+  numbers: number[],
+  c: LoadedCheckpoint,
+  stages: Map<number, StageLabel> = new Map(),
+): string {
   const { meta, summary } = c;
   const lines: string[] = [];
   const others = numbers.filter((n) => n !== c.number);
@@ -104,7 +129,7 @@ export function renderCheckpoint(job: JobRecord, numbers: number[], c: LoadedChe
         formatBytes(p.memory.private),
         formatBytes(p.memory.shared),
         formatBytes(p.memory.file),
-        `${depth ? `${'  '.repeat(depth - 1)}└─ ` : ''}${p.command}${p.exe ? ` (${p.exe})` : ''}`,
+        `${depth ? `${'  '.repeat(depth - 1)}└─ ` : ''}${label(p, stages.get(p.pid), summary.rootPid)}`,
       ]),
     ]),
   );
@@ -112,7 +137,8 @@ export function renderCheckpoint(job: JobRecord, numbers: number[], c: LoadedChe
 
   lines.push('', 'Descriptors:');
   for (const { p } of treeOrder(summary.processes)) {
-    lines.push(`  ${p.pid} ${p.command}`);
+    const stage = stages.get(p.pid);
+    lines.push(`  ${p.pid} ${p.command}${stage ? ` (stage ${stage.stage})` : ''}`);
     for (const d of [...p.descriptors].sort((a, b) => a.fd - b.fd))
       lines.push(`    ${String(d.fd).padStart(3)} → ${describeDescriptor(d)}`);
   }
