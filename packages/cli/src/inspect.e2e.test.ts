@@ -3,7 +3,7 @@
 // cryopipe's checkpoint.json recorded.
 import { chmodSync, cpSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { criu, describeWith, root } from '@cryopipe/testkit';
+import { binary, criu, describeWith, root } from '@cryopipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { slowCounter, until, useCli } from '../test/cli-harness.ts';
 
@@ -282,3 +282,79 @@ describeWith([root, criu], 'cryopipe inspect on real checkpoints', () => {
     expect(cli('inspect', 'grows', '2', '--diff', '5').status).toBe(3);
   });
 });
+
+describeWith(
+  [root, criu, binary('ffmpeg'), binary('aomenc')],
+  'cryopipe inspect on a real encode',
+  () => {
+    const { cli, dir } = useCli();
+
+    it('shows ffmpeg and aomenc, the y4m bytes in flight between them, and the output size', async () => {
+      const started = cli(
+        'run',
+        '--name',
+        'enc',
+        '--json',
+        '--',
+        ...['ffmpeg', '-nostdin', '-loglevel', 'error', '-f', 'lavfi'],
+        ...['-i', 'testsrc2=size=320x240:rate=24', '-frames:v', '4800'],
+        ...['-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', '-', '|'],
+        ...['aomenc', '--passes=1', '--threads=1', '--cpu-used=6', '--ivf', '-q'],
+        ...['-o', 'out.ivf', '-'],
+      );
+      expect(started.status, started.stderr).toBe(0);
+      const out = join(dir, 'out.ivf');
+      await until(() => {
+        try {
+          return statSync(out).size > 4096;
+        } catch {
+          return false;
+        }
+      }, 'aomenc to write some frames');
+      const cp = cli('checkpoint', 'enc', '--leave-running', '--json');
+      expect(cp.status, cp.stderr).toBe(0);
+
+      const r = cli('inspect', 'enc', '--json');
+      expect(r.status, r.stderr).toBe(0);
+      const doc = r.json();
+      const procs = doc.processes as Proc[];
+      const ffmpeg = procs.find((p) => p.stage === 1);
+      const aom = procs.find((p) => p.stage === 2);
+      expect(ffmpeg?.command).toBe('ffmpeg');
+      expect(ffmpeg?.argv?.[0]).toBe('ffmpeg');
+      expect(aom?.command).toBe('aomenc');
+      expect(aom!.memory.private).toBeGreaterThan(1 << 20);
+
+      // ffmpeg renders faster than aomenc encodes: it waits on a pipe with y4m in it.
+      const pipe = (
+        doc.pipes as { pipeId: number; bufferedBytes: number; capacity?: number; ends: unknown[] }[]
+      ).find((p) =>
+        p.ends.some(
+          (e) => JSON.stringify(e) === JSON.stringify({ pid: aom!.pid, fd: 0, end: 'read' }),
+        ),
+      );
+      expect(pipe?.ends).toContainEqual({ pid: ffmpeg!.pid, fd: 1, end: 'write' });
+      expect(pipe!.bufferedBytes).toBeGreaterThan(0);
+      expect(pipe!.bufferedBytes).toBeLessThanOrEqual(pipe!.capacity ?? 65_536);
+
+      const recorded = (cp.json().files as { path: string; size: number }[]).find(
+        (f) => f.path === out,
+      );
+      const criuSide = (doc.files as { path: string; size?: number }[]).find((f) => f.path === out);
+      expect(recorded!.size).toBeGreaterThan(4096);
+      expect(criuSide?.size).toBe(recorded!.size);
+      expect(aom!.descriptors).toContainEqual(
+        expect.objectContaining({ type: 'file', path: out, pos: recorded!.size }),
+      );
+
+      const human = cli('inspect', 'enc');
+      expect(human.stdout).toContain(
+        `pipe ${pipe!.pipeId}: ${pipe!.bufferedBytes} bytes in flight`,
+      );
+      expect(human.stdout).toMatch(/└─ aomenc {2}\[stage 2: aomenc --passes=1/);
+      expect(human.stdout).toMatch(
+        new RegExp(`\\n${recorded!.size} +write +${aom!.pid} +${out}\\n`),
+      );
+    });
+  },
+);
