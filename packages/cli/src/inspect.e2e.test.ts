@@ -184,6 +184,7 @@ describeWith([root, criu], 'cryopipe inspect on real checkpoints', () => {
       const r = cli('inspect', 'inflight');
       expect(r.status).toBe(6);
       expect(r.stderr).toContain(`${cpDir}: writable by group`);
+      expect(r.stderr).toMatch(/refusing to read images that someone else could have written/);
     } finally {
       chmodSync(cpDir, 0o700);
     }

@@ -151,7 +151,9 @@ async function raw(
       code === 'ENOENT' ? EXIT.notFound : EXIT.failure,
       code === 'ENOENT'
         ? 'give the path of an image file, e.g. …/checkpoints/1/pstree.img'
-        : undefined,
+        : code === 'EACCES'
+          ? "checkpoint images are private to root: run 'sudo cryopipe inspect --raw …'"
+          : undefined,
     );
   }
   let image: ReturnType<typeof classifyImage>;

@@ -1,11 +1,12 @@
 // Finding and reading one checkpoint of a job for `cryopipe inspect`: which
 // numbers exist, the safety checks restore makes, then criu's images.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CheckpointSummary, ImageError, readCheckpoint } from '@cryopipe/criu-client/images';
 import {
   assertImagesPrivate,
   type CheckpointMeta,
+  JobError,
   type JobRecord,
   type JobStore,
 } from '@cryopipe/jobs';
@@ -74,9 +75,27 @@ export async function loadCheckpoint(
     );
   }
   const dir = store.checkpointDir(job.id, n);
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    throw new CliError(
+      `can't read checkpoint ${n} of job ${job.id} (${(err as NodeJS.ErrnoException).code})`,
+      EXIT.environment,
+      "checkpoint images are private to the user who took them (root): run 'sudo cryopipe inspect …'",
+    );
+  }
   // The images are decoded here as root: refuse what restore would refuse,
   // images someone else could have written, or another job's checkpoint.
-  assertImagesPrivate(dir, store.home);
+  try {
+    assertImagesPrivate(dir, store.home);
+  } catch (err) {
+    if (!JobError.is(err)) throw err;
+    throw new CliError(
+      err.message.replace(/^refusing to restore/, 'refusing to read'),
+      EXIT.refused,
+      err.hint,
+    );
+  }
   const meta = readMeta(dir);
   assertCheckpointOf(meta, job.id, n, dir);
   let summary: CheckpointSummary;
