@@ -6,6 +6,7 @@ import { diagnose } from './diagnose.ts';
 import { doctor } from './doctor.ts';
 import { exportCommand } from './export.ts';
 import { importCommand } from './import.ts';
+import { inspect } from './inspect.ts';
 import { key } from './key.ts';
 import { kill } from './kill.ts';
 import { logs } from './logs.ts';
@@ -22,6 +23,7 @@ export const commands: readonly Command[] = [
   ps,
   checkpoint,
   restore,
+  inspect,
   logs,
   wait,
   kill,
