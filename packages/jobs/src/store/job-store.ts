@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { JobError } from '../errors.ts';
-import type { FileRecord } from '../integrity/file-state.ts';
+import { type CheckpointMeta, JOB_ID } from '../checkpoint/checkpoint-meta.ts';
 import {
   assertPrivateHome,
   cryopipeHome,
@@ -26,22 +26,8 @@ import {
 /** What a job is doing, as far as cryopipe's own actions go. Liveness is checked separately. */
 export type JobPhase = 'running' | 'checkpointed' | 'finished';
 
-export interface CheckpointRecord {
-  /** 1, 2, 3… in the order taken. */
-  number: number;
-  takenAt: string;
-  leaveRunning: boolean;
-  /** Host pid of the dumped root. */
-  rootPid: number;
-  criuVersion: string;
-  kernel: string;
-  imageBytes: number;
-  /** Milliseconds the tree was frozen, from CRIU's stats when available. */
-  frozenMs?: number;
-  /** Wall-clock milliseconds of the whole dump request. */
-  dumpMs: number;
-  files: FileRecord[];
-}
+/** A checkpoint's metadata (checkpoint.json): one model, defined with its parser. */
+export type CheckpointRecord = CheckpointMeta;
 
 /** Periodic live checkpoints: one every `everyMs`, keeping the newest `keep`. */
 export interface JobSchedule {
@@ -81,7 +67,6 @@ export const RESTORE_LOGS_DIR = 'restore-logs';
 /** A job named by its id or name, or a record read earlier (it is read again). */
 export type JobRef = string | Pick<JobRecord, 'id'>;
 
-const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /**
  * A job directory whose name claim exists but which never got its job.json
@@ -139,7 +124,7 @@ export class JobStore {
    */
   create(name?: string): string {
     if (name !== undefined) {
-      if (!ID.test(name)) {
+      if (!JOB_ID.test(name)) {
         throw new JobError(
           `invalid job name '${name}': use lower-case letters, digits, '.', '_' and '-' (at most 64)`,
           'USAGE',
