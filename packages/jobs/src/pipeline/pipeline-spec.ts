@@ -124,7 +124,7 @@ function wire(
       }
       primary.set(d, fd);
       if (d.kind === 'pipe') pipeEnds.set(`${d.pipe}:${d.end}`, { stage: i, fd });
-      else if (d.kind === 'null') fds[fd] = { type: 'null' };
+      else if (d.kind === 'null') fds[fd] = devNull(fd, 'read');
       else fds[fd] = { type: 'file', path: d.path, mode: d.mode };
     }
     return { argv: syntax.stages[i]!.argv, fds };
@@ -139,10 +139,16 @@ function wire(
     // the remaining end gets /dev/null: a reader sees EOF at once, as from
     // bash's pipe, but a writer's writes vanish instead of failing with
     // SIGPIPE/EPIPE (see the README's "Pipeline syntax").
-    else if (from) stages[from.stage]!.fds[from.fd] = { type: 'null' };
-    else if (to) stages[to.stage]!.fds[to.fd] = { type: 'null' };
+    else if (from) stages[from.stage]!.fds[from.fd] = devNull(from.fd, 'write');
+    else if (to) stages[to.stage]!.fds[to.fd] = devNull(to.fd, 'read');
   }
   return { stages, edges };
+}
+
+/** /dev/null open the way the replaced descriptor was (spawn's 'null' reads at fd 0, writes elsewhere). */
+function devNull(fd: number, access: 'read' | 'write'): FdSource {
+  if ((fd === 0) === (access === 'read')) return { type: 'null' };
+  return { type: 'file', path: '/dev/null', mode: access === 'read' ? 'read' : 'write' };
 }
 
 /** Variables that point at this login's terminal or agents; a restored job must not depend on them. */

@@ -81,11 +81,10 @@ describe('parsePipelineString', () => {
     ]);
   });
 
-  it("reads '&> f', '&>> f' and '>& f' as bash does: stdout to f, then 2>&1", () => {
+  it("reads '&> f' and '&>> f' as bash does: stdout to f, then 2>&1", () => {
     for (const [input, kind] of [
       ['a &> f', 'write'],
       ['a &>>f', 'append'],
-      ['a >& f', 'write'],
     ] as const) {
       expect(parsePipelineString(input).stages[0]!.redirections).toEqual([
         { fd: 1, kind, path: 'f' },
@@ -101,6 +100,7 @@ describe('parsePipelineString', () => {
     ['a\nb', /newline outside quotes \(at character 2\) separates commands, like ';'/],
     ['a > \n f', /newline outside quotes/],
     ['a 2>&-', /closing or moving a descriptor/],
+    ['a >& f', /'>& FILE' at character 3 is not supported: write '&> FILE'/],
     ['a 2>&1-', /closing or moving a descriptor/],
     ['a 2>& -', /closing a descriptor/],
     ['a 2>&1x', /must end the word/],

@@ -351,13 +351,11 @@ function build(tokens: Token[], where: (t: Token) => string): PipelineSyntax {
           );
         }
         if (op === '>&' && fdText === '' && next?.type === 'word' && !/^\d+-?$/.test(next.value)) {
-          // bash reads '>& FILE' as '&> FILE'.
-          k++;
-          current.redirections.push(
-            { fd: 1, kind: 'write', path: next.value },
-            { fd: 2, kind: 'dup', target: 1 },
+          // bash reads '>& FILE' as '&> FILE', but unquotes FILE twice: refused, not imitated.
+          throw new PipelineSyntaxError(
+            `'>& FILE' ${where(t)} is not supported: write '&> FILE' (or '> FILE 2>&1')`,
+            t.pos,
           );
-          continue;
         }
         if (next?.type !== 'word' || !/^\d+$/.test(next.value)) {
           throw new PipelineSyntaxError(
