@@ -25,7 +25,7 @@ import { startJob } from './start-job.ts';
  * 0..9, what each is (readlink of /proc/self/fd/N) and how it is open, into
  * $PROBE_DIR/<argv[1]>, NUL-separated so any argument byte survives.
  */
-const PROBE_C = String.raw`
+const PROBE_C = `
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
