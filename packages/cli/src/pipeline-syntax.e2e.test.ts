@@ -24,11 +24,9 @@ describe('cryopipe run: pipeline strings as bash reads them', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 60_000);
 
-  // The pipe to a stage whose stdin is redirected must stay connected with no
-  // reader, so the writer gets SIGPIPE. @cryopipe/spawn can't wire a pipe with
-  // one end yet: the writer gets /dev/null and `yes` never ends. This test
-  // fails (and so passes as `fails`) until spawn can; then drop `.fails`.
-  it.fails('yes | head -c 1 < /etc/hostname ends with 141 at once, as under bash -o pipefail', () => {
+  // The pipe to a stage whose stdin is redirected stays connected with no
+  // reader (a one-ended pipe in the spawn spec), so the writer gets SIGPIPE.
+  it('yes | head -c 1 < /etc/hostname ends with 141 at once, as under bash -o pipefail', () => {
     const script = 'yes | head -c 1 < /etc/hostname';
     const r = cli('run', '--name', 'sigpipe', script);
     expect(r.status, r.stderr).toBe(0);

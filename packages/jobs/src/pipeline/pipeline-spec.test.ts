@@ -62,13 +62,12 @@ describe('planPipeline', () => {
     expect(spec.edges).toEqual([{ from: { stage: 0, fd: 3 }, to: { stage: 1, fd: 4 } }]);
   });
 
-  it('gives the remaining end of a pipe whose other end was redirected away /dev/null', () => {
-    // A reader sees EOF as from bash's writerless pipe; a writer's writes
-    // vanish where bash would give EPIPE (spawn has no pipe with one end).
+  it('keeps a pipe whose other end was redirected away as a one-ended pipe, as bash does', () => {
+    // Nobody holds the missing end: the reader sees EOF, the writer gets SIGPIPE.
     const { spec } = plan('a > f | b | c < in');
-    expect(spec.edges).toEqual([]);
-    expect(spec.stages[1]!.fds?.[0]).toEqual({ type: 'null' });
-    expect(spec.stages[1]!.fds?.[1]).toEqual({ type: 'null' });
+    expect(spec.edges).toEqual([{ to: { stage: 1, fd: 0 } }, { from: { stage: 1, fd: 1 } }]);
+    expect(spec.stages[1]!.fds?.[0]).toBeUndefined();
+    expect(spec.stages[1]!.fds?.[1]).toBeUndefined();
   });
 
   it('refuses a copy of a descriptor that is not open, as bash does', () => {

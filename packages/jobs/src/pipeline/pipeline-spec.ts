@@ -133,14 +133,10 @@ function wire(
   for (let p = 0; p + 1 < tables.length; p++) {
     const from = pipeEnds.get(`${p}:write`);
     const to = pipeEnds.get(`${p}:read`);
-    if (from && to) edges.push({ from, to });
-    // A pipe end nobody holds any more: bash's pipe still exists with that
-    // end closed. @cryopipe/spawn wires only pipes with both ends held, so
-    // the remaining end gets /dev/null: a reader sees EOF at once, as from
-    // bash's pipe, but a writer's writes vanish instead of failing with
-    // SIGPIPE/EPIPE (see the README's "Pipeline syntax").
-    else if (from) stages[from.stage]!.fds[from.fd] = devNull(from.fd, 'write');
-    else if (to) stages[to.stage]!.fds[to.fd] = devNull(to.fd, 'read');
+    // A pipe end nobody holds any more (a redirection replaced it): bash's
+    // pipe still exists with that end closed, so the writer gets SIGPIPE and
+    // the reader EOF; spawn wires such a one-ended pipe the same way.
+    if (from || to) edges.push({ ...(from ? { from } : {}), ...(to ? { to } : {}) });
   }
   return { stages, edges };
 }

@@ -12,8 +12,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { JobError } from '../errors.ts';
 import { type CheckpointMeta, JOB_ID } from '../checkpoint/checkpoint-meta.ts';
+import { JobError } from '../errors.ts';
 import {
   assertPrivateHome,
   cryopipeHome,
@@ -66,7 +66,6 @@ export const RESTORE_LOGS_DIR = 'restore-logs';
 
 /** A job named by its id or name, or a record read earlier (it is read again). */
 export type JobRef = string | Pick<JobRecord, 'id'>;
-
 
 /**
  * A job directory whose name claim exists but which never got its job.json
