@@ -218,7 +218,12 @@ export async function checkpointJob(
         .catch(() => undefined));
     // The tree runs again, or criu has ended it: now the content can be read.
     progress(`hashing the images of checkpoint ${number}…`);
-    const images = await hashImages(target, record.images ?? []).catch(() => record!.images);
+    const images = await hashImages(target, record.images ?? []).catch((err: unknown) => {
+      progress(
+        `the images could not be hashed (${(err as Error).message}): checkpoint ${number} restores here while they are unchanged, and can't be verified elsewhere`,
+      );
+      return record!.images;
+    });
     record = {
       ...record,
       images,
