@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { JobError, JobStore, PipelineSyntaxError } from '@cryopipe/jobs';
 import { PipelineSpecError } from '@cryopipe/spawn';
 import type { Command, CommandContext } from './command.ts';
-import { commands } from './commands/index.ts';
+import { loadCommand, loadCommands } from './commands/index.ts';
 import { CliError, EXIT, EXIT_FOR_CODE } from './errors.ts';
 import { commandHelp, mainHelp } from './help.ts';
 import { describeWriteError, Output, WRITE_ERRORS } from './output.ts';
@@ -21,15 +21,15 @@ export async function main(argv: string[]): Promise<number> {
   const out = new Output({ json: wantsJson });
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;
-    const cmd = topic ? commands.find((c) => c.name === topic) : undefined;
-    process.stdout.write(cmd ? commandHelp(cmd) : mainHelp(commands));
+    const cmd = topic ? await loadCommand(topic) : undefined;
+    process.stdout.write(cmd ? commandHelp(cmd) : mainHelp(await loadCommands()));
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`cryopipe ${VERSION}\n`);
     return EXIT.ok;
   }
-  const command = commands.find((c) => c.name === name);
+  const command = await loadCommand(name);
   if (!command) {
     out.error(`unknown command '${name}'`, `see 'cryopipe --help' for the list of commands`);
     return EXIT.usage;

@@ -8,7 +8,7 @@ import { blockingFindings, diagnoseTree, formatFindings } from '../diagnose/diag
 import { JobError } from '../errors.ts';
 import { faultPoint } from '../fault-point.ts';
 import type { FileRecord, InputRecord } from '../integrity/file-state.ts';
-import { imageManifest } from '../integrity/image-manifest.ts';
+import { hashImages, imageIdentities } from '../integrity/image-manifest.ts';
 import { PRE_DUMP_DIR, restrictToOwner } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
@@ -134,7 +134,9 @@ export async function checkpointJob(
     }
     // Writes the images' metadata and moves them into place. Without
     // --leave-running it runs inside criu's post-dump hook, before criu kills
-    // the tree: if it fails (a full disk), criu resumes the job instead.
+    // the tree: if it fails (a full disk), criu resumes the job instead. It
+    // records each image's identity only (a stat each); the content hashes
+    // come once criu is done with the tree, so no hashing adds frozen time.
     const finalize = (d: Omit<Dumped, 'stats' | 'ms' | 'preDump'>, ms: number): CheckpointMeta => {
       try {
         restrictToOwner(dir);
@@ -154,7 +156,7 @@ export async function checkpointJob(
           files: d.files,
           inputs: d.inputs,
           ...(machineId() ? { machineId: machineId() } : {}),
-          images: imageManifest(dir),
+          images: imageIdentities(dir),
         };
         writeJsonAtomic(join(dir, 'checkpoint.json'), record);
         readCheckpointMeta(dir); // proves the metadata reached the disk whole
@@ -225,8 +227,17 @@ export async function checkpointJob(
       (await readStats(target, 'dump')
         .then((s) => s.dump)
         .catch(() => undefined));
+    // The tree runs again, or criu has ended it: now the content can be read.
+    progress(`hashing the images of checkpoint ${number}…`);
+    const images = await hashImages(target, record.images ?? []).catch((err: unknown) => {
+      progress(
+        `the images could not be hashed (${(err as Error).message}): checkpoint ${number} restores here while they are unchanged, and can't be verified elsewhere`,
+      );
+      return record!.images;
+    });
     record = {
       ...record,
+      images,
       dumpMs: dumped.ms,
       ...frozen(stats),
       preDump: dumped.preDump,
@@ -236,7 +247,8 @@ export async function checkpointJob(
       restrictToOwner(target); // criu wrote its stats after the images
       writeJsonAtomic(join(target, 'checkpoint.json'), record);
     } catch {
-      // The first metadata is complete; only the stats are missing then.
+      // The first metadata is complete; only the stats and content hashes are
+      // missing then (the images restore while their identities are unchanged).
     }
     faultPoint('checkpoint:finalizing');
     if (!leaveRunning) store.save({ ...store.load(fresh.id), phase: 'checkpointed' });

@@ -12,7 +12,7 @@ import {
 import { JobError } from '../errors.ts';
 import { faultPoint } from '../fault-point.ts';
 import { type FileCheck, reconcileFiles } from '../integrity/file-state.ts';
-import { assertImagesIntact } from '../integrity/image-manifest.ts';
+import { type Verification, verifyImages } from '../integrity/image-manifest.ts';
 import { assertImagesPrivate } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { machineId } from '../machine/machine-id.ts';
@@ -53,6 +53,8 @@ export interface RestoreOptions {
   pidWaitMs?: number;
   /** How long to wait for another operation on the job to finish; 0 (default) fails at once. */
   lockWaitMs?: number;
+  /** Hash every image's content even when their identities say they are unchanged. */
+  verify?: boolean;
   /** Receives one line per step of long work. */
   onProgress?: Progress;
 }
@@ -69,6 +71,13 @@ export interface RestoreOutcome {
   /** Files the restored tree finds at another path than in the images. */
   moved: { from: string; to: string }[];
   stats: RestoreResult['stats'];
+  /**
+   * How the images were proved intact: 'identity' (each image is the very
+   * file whose content was hashed at the checkpoint, unchanged since: a stat
+   * each) or 'content' (every image re-hashed: after an import, a changed
+   * identity, or `verify`).
+   */
+  verified: Verification;
 }
 
 /**
@@ -99,7 +108,13 @@ export async function restoreJob(
     const fresh = store.load(job.id); // a restore that just finished changed the root pid
     if (copying) assertCopyable(fresh);
     else assertNotRunning(store, fresh);
-    const { number, imagesDir, cp } = verifiedCheckpoint(store, fresh, options.from, progress);
+    const { number, imagesDir, cp, verified } = await verifiedCheckpoint(
+      store,
+      fresh,
+      options.from,
+      Boolean(options.verify),
+      progress,
+    );
     faultPoint('restore:verified');
     if (copying && cp.jobDir === undefined) {
       // Its launcher predates RUN_DIR_FD and writes its status by path.
@@ -204,6 +219,7 @@ export async function restoreJob(
       files,
       moved: moves.map(({ from, to }) => ({ from, to })),
       stats: result.stats,
+      verified,
     };
   } finally {
     if (copy && !restored) {
@@ -275,12 +291,13 @@ async function runRestore(
  * The checkpoint to restore (the newest unless `from`), checked before
  * anything changes: private images, this job's, exactly as written.
  */
-function verifiedCheckpoint(
+async function verifiedCheckpoint(
   store: JobStore,
   job: JobRecord,
   from: number | undefined,
+  verify: boolean,
   progress: Progress,
-): { number: number; imagesDir: string; cp: CheckpointMeta } {
+): Promise<{ number: number; imagesDir: string; cp: CheckpointMeta; verified: Verification }> {
   // By directory name, not by what each checkpoint.json says: a directory
   // copied in from elsewhere must not pass for another checkpoint.
   const numbers = checkpointNumbers(store.checkpointsDir(job.id));
@@ -303,9 +320,15 @@ function verifiedCheckpoint(
   assertImagesPrivate(imagesDir, store.home);
   const cp = readCheckpointMeta(imagesDir);
   assertCheckpointOf(cp, job.id, number, imagesDir);
+  // Unchanged identities prove the images are the files hashed at the
+  // checkpoint; an imported checkpoint (new inodes anyway) or --verify reads
+  // every byte again.
+  const imported = (cp as { importedFrom?: unknown }).importedFrom !== undefined;
   progress(`checking the images of checkpoint ${number}…`);
-  assertImagesIntact(imagesDir, cp.images!);
-  return { number, imagesDir, cp };
+  const verified = await verifyImages(imagesDir, cp.images!, { content: verify || imported });
+  if (verified === 'content')
+    progress(`checked the content of every image of checkpoint ${number}`);
+  return { number, imagesDir, cp, verified };
 }
 
 /**
