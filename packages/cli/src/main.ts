@@ -6,6 +6,7 @@ import { commands } from './commands/index.ts';
 import { CliError, EXIT, EXIT_FOR_CODE } from './errors.ts';
 import { commandHelp, mainHelp } from './help.ts';
 import { Output } from './output.ts';
+import { closest } from './suggest.ts';
 import { VERSION } from './version.ts';
 
 const GLOBAL_OPTIONS = {
@@ -31,8 +32,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    out.error(`unknown command '${name}'`, `see 'cryopipe --help' for the list of commands`);
-    return EXIT.usage;
+    const guess = closest(
+      name,
+      commands.map((c) => c.name),
+    );
+    const hint = guess
+      ? `did you mean 'cryopipe ${guess}'? ('cryopipe --help' lists every command)`
+      : `see 'cryopipe --help' for the list of commands`;
+    return report(new CliError(`unknown command '${name}'`, EXIT.usage, hint), out);
   }
   try {
     const ctx = parseCommandLine(command, rest, out);
@@ -60,10 +67,15 @@ function parseCommandLine(command: Command, args: string[], out: Output): Comman
       strict: true,
     });
   } catch (err) {
+    const message = (err as Error).message.replace(/\. To specify a positional.*$/s, '');
+    const typed = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+    const guess = typed && closest(typed, Object.keys({ ...GLOBAL_OPTIONS, ...command.options }));
     throw new CliError(
-      (err as Error).message.replace(/\. To specify a positional.*$/s, ''),
+      message,
       EXIT.usage,
-      `see 'cryopipe ${command.name} --help'`,
+      guess
+        ? `did you mean --${guess}? (see 'cryopipe ${command.name} --help')`
+        : `see 'cryopipe ${command.name} --help'`,
     );
   }
   return {

@@ -40,6 +40,7 @@ this machine can.`,
     'pre-dump': {
       type: 'string',
       valueName: 'MODE',
+      choices: ['auto', 'never', 'always'],
       description: 'auto (default: when the kernel tracks dirty memory), never, or always',
     },
   },

@@ -4,6 +4,7 @@ import { exportJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
+import { plural } from '../text.ts';
 
 export const exportCommand: Command = {
   name: 'export',
@@ -54,7 +55,7 @@ machine or another one with the same CRYOPIPE_HOME path.`,
           outputs: manifest.outputs.map((o) => o.path),
         });
         out.line(
-          `exported ${manifest.jobId} (${manifest.checkpoints.length} checkpoints, ${manifest.outputs.length} outputs) to ${target}`,
+          `exported ${manifest.jobId} (${plural(manifest.checkpoints.length, 'checkpoint')}, ${plural(manifest.outputs.length, 'output')}) to ${target}`,
         );
       }
       return EXIT.ok;

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { importJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
+import { plural } from '../text.ts';
 
 export const importCommand: Command = {
   name: 'import',
@@ -35,7 +36,7 @@ path, so CRYOPIPE_HOME must be the same path as where it was exported.`,
       unchanged: r.unchanged,
     });
     out.line(
-      `imported ${r.manifest.jobId}: ${r.manifest.checkpoints.length} checkpoints, ${r.placed.length} outputs written back` +
+      `imported ${r.manifest.jobId}: ${plural(r.manifest.checkpoints.length, 'checkpoint')}, ${plural(r.placed.length, 'output')} written back` +
         (r.unchanged.length ? `, ${r.unchanged.length} already in place` : '') +
         `; continue it with 'cryopipe restore ${r.manifest.jobId}'`,
     );
