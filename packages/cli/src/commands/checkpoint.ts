@@ -5,6 +5,7 @@ import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
 import { formatBytes, formatDuration } from '../output.ts';
+import { ProgressLine } from '../progress-line.ts';
 
 export const checkpoint: Command = {
   name: 'checkpoint',
@@ -62,12 +63,15 @@ this machine can.`,
       );
     }
     const stagingDir = values['staging-dir'] as string | undefined;
+    const shown = new ProgressLine(out);
     const { id, record, stats } = await checkpointJob(store, job, {
       leaveRunning,
       preDump,
       ...(stagingDir === undefined ? {} : { stagingDir: resolve(stagingDir) }),
-      onProgress: (text) => out.progress(text),
+      onProgress: shown.text,
+      onBytes: shown.bytes,
     });
+    shown.end();
     out.result({
       id,
       checkpoint: record.number,

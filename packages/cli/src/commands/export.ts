@@ -1,9 +1,11 @@
 import { closeSync, createWriteStream, openSync, renameSync, rmSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { exportJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
+import { ProgressLine } from '../progress-line.ts';
 import { plural } from '../text.ts';
 
 export const exportCommand: Command = {
@@ -44,8 +46,15 @@ machine or another one with the same CRYOPIPE_HOME path.`,
       closeSync(openSync(partial, 'wx', 0o600)); // private before the first byte
       sink = createWriteStream(partial, { flags: 'r+' });
     }
+    // The archive passes through a counter on its way out: that is the progress.
+    const shown = new ProgressLine(out);
+    const counting = shown.counter('exporting');
+    const delivered = deliver(counting, sink);
+    delivered.catch(() => {}); // awaited below once the export succeeded
     try {
-      const manifest = await exportJob(store, job, sink);
+      const manifest = await exportJob(store, job, counting);
+      await delivered;
+      shown.end();
       if (target !== '-') renameSync(partial, target);
       if (target !== '-') {
         out.result({
@@ -60,8 +69,31 @@ machine or another one with the same CRYOPIPE_HOME path.`,
       }
       return EXIT.ok;
     } catch (err) {
+      shown.end();
+      sink.destroy();
       if (target !== '-') rmSync(partial, { force: true });
       throw err;
     }
   },
 };
+
+/**
+ * Copies `from` into `sink` until `from` ends; a file is closed after, stdout
+ * stays open (and a failing stdout fails the export instead of stalling it).
+ */
+async function deliver(from: Readable, sink: Writable): Promise<void> {
+  if (sink !== process.stdout) return pipeline(from, sink);
+  return new Promise<void>((resolve, reject) => {
+    const failed = (err: Error) => {
+      from.destroy(err);
+      reject(err);
+    };
+    sink.once('error', failed);
+    from.pipe(sink, { end: false });
+    from.once('error', reject);
+    from.once('end', () => {
+      sink.off('error', failed);
+      resolve();
+    });
+  });
+}

@@ -1,7 +1,9 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { importJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
+import { ProgressLine } from '../progress-line.ts';
 import { plural } from '../text.ts';
 
 export const importCommand: Command = {
@@ -28,7 +30,11 @@ path, so CRYOPIPE_HOME must be the same path as where it was exported.`,
       throw new CliError('no archive on stdin', EXIT.usage, 'give FILE, or pipe an export into it');
     }
     const source = file === '-' ? process.stdin : createReadStream(file);
-    const r = await importJob(store, source);
+    // The archive passes through a counter on its way in: that is the progress.
+    const shown = new ProgressLine(out);
+    const counting = shown.counter('importing', file === '-' ? undefined : sizeOf(file));
+    pipeline(source, counting).catch((err) => counting.destroy(err));
+    const r = await importJob(store, counting).finally(() => shown.end());
     out.result({
       id: r.manifest.jobId,
       checkpoints: r.manifest.checkpoints,
@@ -43,3 +49,12 @@ path, so CRYOPIPE_HOME must be the same path as where it was exported.`,
     return EXIT.ok;
   },
 };
+
+function sizeOf(file: string): number | undefined {
+  try {
+    const st = statSync(file);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined; // reading it says why
+  }
+}

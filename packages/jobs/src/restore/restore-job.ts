@@ -14,7 +14,7 @@ import { type FileCheck, reconcileFiles } from '../integrity/file-state.ts';
 import { assertImagesIntact } from '../integrity/image-manifest.ts';
 import { assertImagesPrivate } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
-import { noProgress, type Progress } from '../progress.ts';
+import { noMeter, noProgress, type Progress, type ProgressMeter } from '../progress.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import {
   type JobRecord,
@@ -53,6 +53,8 @@ export interface RestoreOptions {
   lockWaitMs?: number;
   /** Receives one line per step of long work. */
   onProgress?: Progress;
+  /** Receives the bytes of images checked so far. */
+  onBytes?: ProgressMeter;
 }
 
 export interface RestoreOutcome {
@@ -97,7 +99,13 @@ export async function restoreJob(
     const fresh = store.load(job.id); // a restore that just finished changed the root pid
     if (copying) assertCopyable(fresh);
     else assertNotRunning(store, fresh);
-    const { number, imagesDir, cp } = verifiedCheckpoint(store, fresh, options.from, progress);
+    const { number, imagesDir, cp } = verifiedCheckpoint(
+      store,
+      fresh,
+      options.from,
+      progress,
+      options.onBytes ?? noMeter,
+    );
     faultPoint('restore:verified');
     if (copying && cp.jobDir === undefined) {
       // Its launcher predates RUN_DIR_FD and writes its status by path.
@@ -262,6 +270,7 @@ function verifiedCheckpoint(
   job: JobRecord,
   from: number | undefined,
   progress: Progress,
+  meter: ProgressMeter,
 ): { number: number; imagesDir: string; cp: CheckpointMeta } {
   // By directory name, not by what each checkpoint.json says: a directory
   // copied in from elsewhere must not pass for another checkpoint.
@@ -286,7 +295,11 @@ function verifiedCheckpoint(
   const cp = readCheckpointMeta(imagesDir);
   assertCheckpointOf(cp, job.id, number, imagesDir);
   progress(`checking the images of checkpoint ${number}…`);
+  // Hashing runs in one synchronous call: the meter gets its start and its end.
+  const totalBytes = cp.images!.reduce((sum, image) => sum + image.size, 0);
+  meter({ step: 'checking images', bytes: 0, totalBytes });
   assertImagesIntact(imagesDir, cp.images!);
+  meter({ step: 'checking images', bytes: totalBytes, totalBytes, done: true });
   return { number, imagesDir, cp };
 }
 
