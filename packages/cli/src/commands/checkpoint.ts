@@ -70,8 +70,7 @@ this machine can.`,
       ...(stagingDir === undefined ? {} : { stagingDir: resolve(stagingDir) }),
       onProgress: shown.text,
       onBytes: shown.bytes,
-    });
-    shown.end();
+    }).finally(() => shown.end());
     out.result({
       id,
       checkpoint: record.number,

@@ -80,8 +80,7 @@ need a job started in its own PID namespace (the default of 'cryopipe run').`,
           }),
       onProgress: shown.text,
       onBytes: shown.bytes,
-    });
-    shown.end();
+    }).finally(() => shown.end());
     // A job that had periodic checkpoints gets its checkpointer back.
     if (job.schedule) startPeriodicCheckpointer(store, r.id);
     out.result({
