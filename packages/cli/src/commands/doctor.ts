@@ -10,6 +10,7 @@ import {
   findCriu,
   probeHardwareBreakpoints,
 } from '@cryopipe/criu-client';
+import type { JobStore } from '@cryopipe/jobs';
 import { LAUNCHER_ENV, launcherPath, launcherVersion } from '@cryopipe/spawn';
 import type { Command } from '../command.ts';
 import { EXIT } from '../errors.ts';
@@ -233,7 +234,7 @@ export const doctor: Command = {
       );
     }
 
-    checks.push(homeCheck(store.home));
+    checks.push(homeCheck(store));
 
     let where = store.home;
     while (!existsSync(where) && dirname(where) !== where) where = dirname(where);
@@ -280,44 +281,24 @@ function firstLine(err: unknown): string {
 }
 
 /**
- * The home holds images that run as root on restore: it must be yours (or
- * root's) and not writable by group or others, or restores are refused.
+ * The home holds images that run as root on restore: it and its jobs/ must
+ * be yours (or root's) and not writable by group or others — the engine's
+ * own rule (JobStore.homeProblem), which `run` enforces.
  */
-function homeCheck(home: string): Check {
-  const uid = process.geteuid?.() ?? 0;
-  let st: ReturnType<typeof lstatSync>;
-  try {
-    st = lstatSync(home);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      return {
-        name: 'home',
-        verdict: 'ok',
-        detail: `${home} does not exist yet; the first 'cryopipe run' creates it private (0700)`,
-      };
+function homeCheck(store: JobStore): Check {
+  if (!existsSync(store.home))
     return {
       name: 'home',
-      verdict: 'fail',
-      detail: `${home} can't be inspected: ${firstLine(err)}`,
-      fix: 'point CRYOPIPE_HOME at a directory you own',
+      verdict: 'ok',
+      detail: `${store.home} does not exist yet; the first 'cryopipe run' creates it private (0700)`,
     };
-  }
-  const problems: string[] = [];
-  if (!st.isDirectory()) problems.push('is not a directory');
-  if (st.uid !== uid && st.uid !== 0)
-    problems.push(`is owned by uid ${st.uid}, not by you (uid ${uid})`);
-  if ((st.mode & 0o022) !== 0)
-    problems.push(`is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`);
-  return problems.length === 0
+  const problem = store.homeProblem();
+  return problem
     ? {
         name: 'home',
-        verdict: 'ok',
-        detail: `${home} is yours and private (mode ${(st.mode & 0o7777).toString(8)})`,
-      }
-    : {
-        name: 'home',
         verdict: 'fail',
-        detail: `${home} ${problems.join(' and ')}: restores would refuse its images`,
-        fix: `chown ${uid} ${home} && chmod go-w ${home}, or point CRYOPIPE_HOME elsewhere`,
-      };
+        detail: `${problem}: 'run' refuses it, and restores would refuse its images`,
+        fix: `make it yours and private (chown $(id -u) DIR && chmod go-w DIR), or point CRYOPIPE_HOME at a directory of your own`,
+      }
+    : { name: 'home', verdict: 'ok', detail: `${store.home} is yours and private` };
 }
