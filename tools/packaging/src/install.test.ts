@@ -156,6 +156,24 @@ describeWith([root, criu], 'packed tarballs installed as an npm user would', () 
     }
   });
 
+  // ESM only: a CommonJS TypeScript consumer on `module: node16` can only
+  // import() them (attw's cjs-resolves-to-esm); `require()` works at run time
+  // on Node ≥ 20.19 and type-checks with `module: node20`/`nodenext` (TS ≥ 5.8).
+  it('arethetypeswrong finds no problem in any tarball (ESM only)', () => {
+    const attw = join(repo, 'node_modules/.bin/attw');
+    for (const [name, tarball] of tarballs) {
+      const r = spawnSync(
+        attw,
+        [tarball, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii'],
+        {
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
+      expect(r.status, `${name}: ${r.stdout}${r.stderr}`).toBe(0);
+    }
+  });
+
   it('imports every package and subpath from ESM', () => {
     for (const spec of specifiers) {
       const r = run(process.execPath, [
