@@ -174,6 +174,30 @@ describeWith([root, criu], 'packed tarballs installed as an npm user would', () 
     }
   });
 
+  it('on an unsupported platform the native parts fail naming it and what is supported', () => {
+    // Node as if on riscv64: each package must refuse clearly, not crash.
+    const pretend = (arch: string, code: string) =>
+      run(process.execPath, [
+        '--input-type=module',
+        '-e',
+        `Object.defineProperty(process, 'arch', { value: '${arch}' }); ${code}`,
+      ]);
+    const launcher = pretend(
+      'riscv64',
+      "const { launcherPath } = await import('@cryopipe/spawn'); launcherPath();",
+    );
+    expect(launcher.status).not.toBe(0);
+    expect(launcher.err).toMatch(/linux-riscv64/);
+    expect(launcher.err).toMatch(/linux-x64 and linux-arm64/);
+    const addon = pretend(
+      'riscv64',
+      "const { probeHardwareBreakpoints } = await import('@cryopipe/criu-client'); await probeHardwareBreakpoints();",
+    );
+    expect(addon.status).not.toBe(0);
+    expect(addon.err).toMatch(/linux-riscv64/);
+    expect(addon.err).toMatch(/linux-x64 and linux-arm64 with glibc/);
+  });
+
   it('imports every package and subpath from ESM', () => {
     for (const spec of specifiers) {
       const r = run(process.execPath, [
