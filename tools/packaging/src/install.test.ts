@@ -159,12 +159,22 @@ describeWith([root, criu], 'packed tarballs installed as an npm user would', () 
   // ESM only: a CommonJS TypeScript consumer on `module: node16` can only
   // import() them (attw's cjs-resolves-to-esm); `require()` works at run time
   // on Node ≥ 20.19 and type-checks with `module: node20`/`nodenext` (TS ≥ 5.8).
+  // Profile node16: TypeScript's legacy node10 resolution knows no `exports`,
+  // so it cannot see a subpath such as @cryopipe/criu-client/images.
   it('arethetypeswrong finds no problem in any tarball (ESM only)', () => {
     const attw = join(repo, 'node_modules/.bin/attw');
     for (const [name, tarball] of tarballs) {
       const r = spawnSync(
         attw,
-        [tarball, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii'],
+        [
+          tarball,
+          '--profile',
+          'node16',
+          '--ignore-rules',
+          'cjs-resolves-to-esm',
+          '--format',
+          'ascii',
+        ],
         {
           encoding: 'utf8',
           timeout: 120_000,
