@@ -53,13 +53,20 @@ describeWith([root, criu], 'cryopipe export and import', () => {
     // A fresh home at the same path (another machine), without the job's output.
     rmSync(output);
     renameSync(home, `${home}.exported`);
-    const imported = cli('import', archive, '--json');
+    // Unsigned, at the recorded paths: what this test is about is the round trip.
+    const imported = cli(
+      'import',
+      archive,
+      '--json',
+      '--trust-unsigned',
+      '--outputs-at-recorded-paths',
+    );
     expect(imported.status, imported.stderr).toBe(0);
     expect(imported.json()).toMatchObject({ id, placed: [output] });
     expect(statSync(join(home, 'jobs', id)).mode & 0o777).toBe(0o700);
     expect(cli('ps', '--json').json()[0]).toMatchObject({ id, state: 'checkpointed' });
 
-    const again = cli('import', archive);
+    const again = cli('import', archive, '--trust-unsigned');
     expect(again.status).toBe(6);
     expect(again.stderr).toMatch(/already exists/);
 
@@ -91,7 +98,13 @@ describeWith([root, criu], 'cryopipe export and import', () => {
     // The old home disappears: a restore that reached for its paths would fail.
     renameSync(home, `${home}.gone`);
     const other = { CRYOPIPE_HOME: join(dir, 'elsewhere', 'home') };
-    const imported = cliWith(other, 'import', movedArchive);
+    const imported = cliWith(
+      other,
+      'import',
+      movedArchive,
+      '--trust-unsigned',
+      '--outputs-at-recorded-paths',
+    );
     expect(imported.status, imported.stderr).toBe(0);
     const restored = cliWith(other, 'restore', id, '--json');
     expect(restored.status, restored.stderr).toBe(0);
@@ -116,7 +129,7 @@ describeWith([root, criu], 'cryopipe export and import', () => {
   it('refuses to overwrite a different file at an output path, and changes nothing', () => {
     renameSync(home, `${home}.restored`);
     writeFileSync(output, 'something else\n');
-    const r = cli('import', archive);
+    const r = cli('import', archive, '--trust-unsigned', '--outputs-at-recorded-paths');
     expect(r.status).toBe(6);
     expect(r.stderr).toMatch(/refusing to overwrite[\s\S]*count\.txt/);
     expect(readFileSync(output, 'utf8')).toBe('something else\n');
@@ -136,7 +149,7 @@ describeWith([root, criu], 'cryopipe export and import', () => {
         { name: 'cryopipe-export.json', body: JSON.stringify({ ...manifest, outputs: [] }) },
         { name, body: 'x' },
       ]);
-      const r = cli('import', crafted);
+      const r = cli('import', crafted, '--trust-unsigned');
       expect(r.status, name).toBe(6);
       expect(r.stderr).toMatch(/outside the job directory/);
       expect(existsSync(evil)).toBe(false);
@@ -144,7 +157,7 @@ describeWith([root, criu], 'cryopipe export and import', () => {
     }
     const notOurs = join(dir, 'plain.tar.zst');
     await craftArchive(notOurs, [{ name: 'hello.txt', body: 'hi' }]);
-    const r = cli('import', notOurs);
+    const r = cli('import', notOurs, '--trust-unsigned');
     expect(r.status).toBe(6);
     expect(r.stderr).toMatch(/not a cryopipe export/);
   });

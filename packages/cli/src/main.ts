@@ -2,10 +2,10 @@ import { parseArgs } from 'node:util';
 import { JobError, JobStore, PipelineSyntaxError } from '@cryopipe/jobs';
 import { PipelineSpecError } from '@cryopipe/spawn';
 import type { Command, CommandContext } from './command.ts';
-import { commands } from './commands/index.ts';
+import { loadCommand, loadCommands } from './commands/index.ts';
 import { CliError, EXIT, EXIT_FOR_CODE } from './errors.ts';
 import { commandHelp, mainHelp } from './help.ts';
-import { Output } from './output.ts';
+import { describeWriteError, Output, WRITE_ERRORS } from './output.ts';
 import { VERSION } from './version.ts';
 
 const GLOBAL_OPTIONS = {
@@ -21,15 +21,15 @@ export async function main(argv: string[]): Promise<number> {
   const out = new Output({ json: wantsJson });
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;
-    const cmd = topic ? commands.find((c) => c.name === topic) : undefined;
-    process.stdout.write(cmd ? commandHelp(cmd) : mainHelp(commands));
+    const cmd = topic ? await loadCommand(topic) : undefined;
+    process.stdout.write(cmd ? commandHelp(cmd) : mainHelp(await loadCommands()));
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`cryopipe ${VERSION}\n`);
     return EXIT.ok;
   }
-  const command = commands.find((c) => c.name === name);
+  const command = await loadCommand(name);
   if (!command) {
     out.error(`unknown command '${name}'`, `see 'cryopipe --help' for the list of commands`);
     return EXIT.usage;
@@ -88,7 +88,17 @@ function report(err: unknown, out: Output): number {
     return known.exitCode;
   }
   // Errors from the libraries carry their own clear messages; show them as they are.
-  const e = err as Error & { hint?: string };
+  const e = err as Error & { hint?: string; code?: string; syscall?: string };
+  if (e.syscall === 'write' && e.code && WRITE_ERRORS.has(e.code)) {
+    // The output (an archive to a full disk, a closed pipe): say so, not "write ENOSPC".
+    const message = describeWriteError(e as NodeJS.ErrnoException, 'the output');
+    if (out.json) out.result({ error: { message, code: e.code, exitCode: EXIT.failure } });
+    out.error(
+      message,
+      e.code === 'ENOSPC' ? 'free space where the output goes, then try again' : undefined,
+    );
+    return EXIT.failure;
+  }
   const usage = PipelineSyntaxError.is(err) || PipelineSpecError.is(err);
   const exitCode = usage ? EXIT.usage : EXIT.failure;
   if (out.json) out.result({ error: { message: e.message, name: e.name, exitCode } });

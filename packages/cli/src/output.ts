@@ -44,6 +44,45 @@ export class Output {
   }
 }
 
+/**
+ * What a failed write to `what` means, in words: EPIPE (the reader went
+ * away, e.g. `cryopipe ps | head -1`), ENOSPC (`> /dev/full`, a full disk)…
+ */
+export function describeWriteError(err: NodeJS.ErrnoException, what: string): string {
+  switch (err.code) {
+    case 'EPIPE':
+      return `${what} was closed before cryopipe finished writing (EPIPE): the program reading it stopped`;
+    case 'ENOSPC':
+      return `can't write to ${what}: no space left on device (ENOSPC)`;
+    case 'EDQUOT':
+      return `can't write to ${what}: disk quota exceeded (EDQUOT)`;
+    case 'EFBIG':
+      return `can't write to ${what}: the file would be too large (EFBIG)`;
+    default:
+      return `can't write to ${what}: ${err.message}`;
+  }
+}
+
+/** errno codes that mean "where the output goes can't take it", not a cryopipe failure. */
+export const WRITE_ERRORS = new Set(['EPIPE', 'ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
+
+/**
+ * A write to stdout that fails (EPIPE, ENOSPC) is reported on stderr as one
+ * line and ends the process with exit code 1, never as an uncaught 'error'
+ * event with a stack trace. Output already lost can't be retried, and the
+ * reader is gone: there is nothing better to do than stop. A broken stderr
+ * ends the process the same way, silently (there is nowhere to say it).
+ */
+export function guardStandardStreams(exit: (code: number) => never = process.exit): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    try {
+      process.stderr.write(`error: ${describeWriteError(err, 'standard output')}\n`);
+    } catch {}
+    exit(1);
+  });
+  process.stderr.on('error', () => exit(1));
+}
+
 /** Aligns rows into columns; the first row is the header. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];

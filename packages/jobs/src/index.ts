@@ -15,8 +15,26 @@ export { type AdoptPlan, planAdoption } from './adopt/adopt-plan.ts';
 export { attachTerminal } from './adopt/adopt-terminal.ts';
 // Archives.
 export type { ArchivedOutput, ExportManifest } from './archive/job-archive.ts';
-export { type ImportOutcome, importJob } from './archive/job-archive-read.ts';
-export { exportJob } from './archive/job-archive-write.ts';
+export {
+  type ImportOptions,
+  type ImportOutcome,
+  importJob,
+  type OutputPlacement,
+} from './archive/job-archive-read.ts';
+export { type ExportOptions, exportJob } from './archive/job-archive-write.ts';
+export {
+  keyId,
+  loadSecret,
+  loadSigningKey,
+  newKeyFiles,
+  rawPublicKey,
+  readPublicKeyFile,
+  type TrustedKey,
+  trustedKeys,
+  trustedKeysDir,
+  trustKey,
+} from './archive/signing.ts';
+export type { Authenticity } from './archive/trust.ts';
 // Checkpoints.
 export {
   type CheckpointOptions,
@@ -69,7 +87,12 @@ export {
   runPeriodicCheckpointer,
   startPeriodicCheckpointer,
 } from './schedule/periodic-checkpointer.ts';
-export { formatInterval, parseDuration, parseKeep } from './schedule/schedule-duration.ts';
+export {
+  DEFAULT_KEEP,
+  formatInterval,
+  parseDuration,
+  parseKeep,
+} from './schedule/schedule-duration.ts';
 export { parseSchedule } from './schedule/schedule-options.ts';
 export { type ScheduleSummary, scheduleSummary } from './schedule/schedule-summary.ts';
 export { setSchedule } from './schedule/set-schedule.ts';

@@ -29,9 +29,14 @@ export interface StageSpec {
 }
 
 /** A pipe from stage `from.stage`'s fd `from.fd` (write end) to stage `to.stage`'s fd `to.fd`. */
+/**
+ * A pipe from one stage's descriptor to another's. One end may be left out
+ * (not both): nobody holds it, so a writer gets EPIPE/SIGPIPE and a reader
+ * EOF at once — a shell's pipe whose other end a redirection replaced.
+ */
 export interface PipeEdge {
-  from: { stage: number; fd: number };
-  to: { stage: number; fd: number };
+  from?: { stage: number; fd: number };
+  to?: { stage: number; fd: number };
 }
 
 export interface PipelineSpec {
@@ -150,8 +155,11 @@ function checkSpec(spec: PipelineSpec, stages: readonly StageSpec[]): string[] {
     if (spec?.[key] !== undefined) checkSource(problems, key, spec[key]);
   for (const [i, stage] of stages.entries()) checkStage(problems, `stages[${i}]`, stage);
   (spec?.edges ?? []).forEach((edge, e) => {
+    if (edge?.from === undefined && edge?.to === undefined)
+      problems.push(`edges[${e}] needs a 'from' or a 'to' end`);
     for (const side of ['from', 'to'] as const) {
       const end = edge?.[side];
+      if (end === undefined) continue; // a one-ended pipe
       const where = `edges[${e}].${side}`;
       if (!Number.isInteger(end?.stage) || end.stage < 0 || end.stage >= stages.length)
         problems.push(`${where}.stage must name a stage 0..${stages.length - 1}`);
@@ -181,7 +189,7 @@ class Wiring {
   readonly maps: Map<number, ResolvedSource>[];
   constructor(
     stageCount: number,
-    private readonly problems: string[],
+    readonly problems: string[],
   ) {
     this.maps = Array.from({ length: stageCount }, () => new Map<number, ResolvedSource>());
   }
@@ -200,9 +208,12 @@ function wirePipes(spec: PipelineSpec, stageCount: number, wiring: Wiring): numb
       allEdges.push({ from: { stage: i, fd: 1 }, to: { stage: i + 1, fd: 0 } });
   allEdges.push(...(spec.edges ?? []));
   allEdges.forEach((edge, pipe) => {
-    const label = `pipe ${edge.from.stage}:${edge.from.fd} -> ${edge.to.stage}:${edge.to.fd}`;
-    wiring.claim(edge.from.stage, edge.from.fd, { kind: 'pipe', pipe, end: 'write' }, label);
-    wiring.claim(edge.to.stage, edge.to.fd, { kind: 'pipe', pipe, end: 'read' }, label);
+    const end = (e: PipeEdge['from']) => (e ? `${e.stage}:${e.fd}` : '(none)');
+    const label = `pipe ${end(edge.from)} -> ${end(edge.to)}`;
+    if (edge.from)
+      wiring.claim(edge.from.stage, edge.from.fd, { kind: 'pipe', pipe, end: 'write' }, label);
+    if (edge.to)
+      wiring.claim(edge.to.stage, edge.to.fd, { kind: 'pipe', pipe, end: 'read' }, label);
   });
   return allEdges.length;
 }

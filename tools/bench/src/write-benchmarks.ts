@@ -16,6 +16,24 @@ const benches: { title: string; filter: string; what: string; script?: string }[
     what: 'a 200 MiB job started with cryopipe run; dump with leave-running, restore from the same images, image throughput',
   },
   {
+    title: 'Cost by job size: cryopipe against raw criu at 256 MiB, 1 GiB and 4 GiB',
+    filter: '@cryopipe/bench',
+    script: 'src/scale.bench.ts',
+    what: 'issue 20: whole commands and frozen time against raw criu as the job grows, the disk (dd with fsync / direct reads) as the limit; QUICK=1 for 64 and 128 MiB',
+  },
+  {
+    title: 'Image hashing: one thread against worker threads, and the identity check',
+    filter: '@cryopipe/bench',
+    script: 'src/image-hash.bench.ts',
+    what: '4 × 128 MiB + 100 small images from the page cache; what a restore pays instead when the images are unchanged',
+  },
+  {
+    title: 'Start-up cost per command',
+    filter: '@cryopipe/bench',
+    script: 'src/startup.bench.ts',
+    what: "`node -e ''` against `cryopipe --version`, `--help` and `ps` with 10 jobs, and the packages each loads (target: `ps` ≤ 2× `node -e ''`)",
+  },
+  {
     title: 'Downtime per live checkpoint of the SVT-AV1 encode',
     filter: '@cryopipe/bench',
     script: 'src/live-downtime.bench.ts',

@@ -78,6 +78,7 @@ this machine can.`,
       ...(record.stagedIn ? { stagedIn: record.stagedIn, moveMs: record.moveMs } : {}),
       stats,
       files: record.files,
+      inputs: record.inputs ?? [],
     });
     out.line(
       `checkpoint ${record.number} of ${id}: ${formatBytes(record.imageBytes)} of images, ` +

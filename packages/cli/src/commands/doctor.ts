@@ -188,6 +188,18 @@ export const doctor: Command = {
       );
     }
 
+    const homeProblem = store.homeProblem();
+    checks.push(
+      homeProblem
+        ? {
+            name: 'home',
+            verdict: 'fail',
+            detail: `${homeProblem}: 'run' refuses it (another user could change the jobs in it)`,
+            fix: `make it yours and private (chown, chmod 700), or point CRYOPIPE_HOME at a directory of your own`,
+          }
+        : { name: 'home', verdict: 'ok', detail: `${store.home}: private` },
+    );
+
     let where = store.home;
     while (!existsSync(where) && dirname(where) !== where) where = dirname(where);
     const fs = statfsSync(where);

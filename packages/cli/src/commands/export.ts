@@ -1,6 +1,6 @@
 import { closeSync, createWriteStream, openSync, renameSync, rmSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { exportJob } from '@cryopipe/jobs';
+import { exportJob, keyId, loadSecret, loadSigningKey, rawPublicKey } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
@@ -8,13 +8,23 @@ import { jobRef } from '../job-ref.ts';
 export const exportCommand: Command = {
   name: 'export',
   summary: 'write a stopped job (checkpoints, logs, outputs) as one tar.zst stream',
-  usage: 'JOB [-o FILE|-]',
+  usage: 'JOB [-o FILE|-] [--sign KEYFILE] [--encrypt SECRETFILE]',
   description: `Streams the job directory (job.json, logs, run dir, every complete
 checkpoint) and the files its newest checkpoint recorded (the job's outputs,
 exactly the bytes that checkpoint expects) through zstd, to FILE or stdout.
 The job must not be running: checkpoint it first. The archive holds process
-memory: FILE is created 0600. Bring it back with 'cryopipe import', on this
-machine or another one with the same CRYOPIPE_HOME path.`,
+memory: FILE is created 0600. Bring it back with 'cryopipe import'.
+
+--sign appends an Ed25519 signature over the whole stream (a zstd skippable
+frame: plain zstd still reads the archive). 'cryopipe import' refuses
+archives that are unsigned or signed by a key it does not trust, because
+restoring one runs its processes as root. Make a key pair with
+'cryopipe key new NAME'; on the importing machine, trust NAME.pub with
+'cryopipe key trust NAME.pub'.
+
+--encrypt seals the archive (signature included) with AES-256-GCM in 64 KiB
+records, for archives that cross storage others can read; import it with
+--decrypt and the same secret ('cryopipe key new NAME --secret').`,
   options: {
     output: {
       type: 'string',
@@ -22,10 +32,21 @@ machine or another one with the same CRYOPIPE_HOME path.`,
       valueName: 'FILE',
       description: "where to write ('-': stdout)",
     },
+    sign: {
+      type: 'string',
+      valueName: 'KEYFILE',
+      description: 'sign with this Ed25519 private key (PEM, mode 0600)',
+    },
+    encrypt: {
+      type: 'string',
+      valueName: 'SECRETFILE',
+      description: 'encrypt with this 256-bit secret (64 hex digits, mode 0600)',
+    },
   },
   examples: [
-    'cryopipe export enc -o enc.tar.zst',
-    'cryopipe export enc | ssh host cryopipe import',
+    'cryopipe export enc -o enc.tar.zst --sign /root/cryopipe-keys/build.key',
+    'cryopipe export enc --sign build.key | ssh host cryopipe import',
+    'cryopipe export enc --sign build.key --encrypt transfer.secret -o /mnt/shared/enc.cpx',
   ],
   async run({ values, positionals, store, out }) {
     const job = store.resolve(jobRef(positionals));
@@ -37,6 +58,9 @@ machine or another one with the same CRYOPIPE_HOME path.`,
         'give -o FILE or redirect stdout',
       );
     }
+    // Keys are read before anything is written: a wrong path fails at once.
+    const signWith = values.sign ? loadSigningKey(values.sign as string) : undefined;
+    const encryptWith = values.encrypt ? loadSecret(values.encrypt as string) : undefined;
     let sink: Writable = process.stdout;
     const partial = `${target}.partial-${process.pid}`;
     if (target !== '-') {
@@ -44,19 +68,32 @@ machine or another one with the same CRYOPIPE_HOME path.`,
       sink = createWriteStream(partial, { flags: 'r+' });
     }
     try {
-      const manifest = await exportJob(store, job, sink);
+      const manifest = await exportJob(store, job, sink, {
+        onProgress: (line) => out.progress(line),
+        ...(signWith ? { signWith } : {}),
+        ...(encryptWith ? { encryptWith } : {}),
+      });
       if (target !== '-') renameSync(partial, target);
+      const signedBy = signWith ? keyId(rawPublicKey(signWith)) : undefined;
       if (target !== '-') {
         out.result({
           id: manifest.jobId,
           file: target,
           checkpoints: manifest.checkpoints,
           outputs: manifest.outputs.map((o) => o.path),
+          signedBy: signedBy ?? null,
+          encrypted: Boolean(encryptWith),
         });
         out.line(
-          `exported ${manifest.jobId} (${manifest.checkpoints.length} checkpoints, ${manifest.outputs.length} outputs) to ${target}`,
+          `exported ${manifest.jobId} (${manifest.checkpoints.length} checkpoints, ${manifest.outputs.length} outputs) to ${target}` +
+            (signedBy ? `, signed by key ${signedBy.slice(0, 16)}…` : ', unsigned') +
+            (encryptWith ? ', encrypted' : ''),
         );
       }
+      if (!signWith)
+        out.warn(
+          "the archive is unsigned: 'cryopipe import' will refuse it unless given --trust-unsigned",
+        );
       return EXIT.ok;
     } catch (err) {
       if (target !== '-') rmSync(partial, { force: true });

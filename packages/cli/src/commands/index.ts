@@ -1,35 +1,39 @@
 import type { Command } from '../command.ts';
-import { adopt } from './adopt.ts';
-import { attach } from './attach.ts';
-import { checkpoint } from './checkpoint.ts';
-import { diagnose } from './diagnose.ts';
-import { doctor } from './doctor.ts';
-import { exportCommand } from './export.ts';
-import { importCommand } from './import.ts';
-import { kill } from './kill.ts';
-import { logs } from './logs.ts';
-import { ps } from './ps.ts';
-import { restore } from './restore.ts';
-import { rm } from './rm.ts';
-import { run } from './run.ts';
-import { schedule } from './schedule.ts';
-import { wait } from './wait.ts';
 
-/** In the order `cryopipe --help` lists them. */
-export const commands: readonly Command[] = [
-  run,
-  ps,
-  checkpoint,
-  restore,
-  logs,
-  wait,
-  kill,
-  rm,
-  schedule,
-  exportCommand,
-  importCommand,
-  doctor,
-  diagnose,
-  adopt,
-  attach,
-];
+// Each command is its own module, loaded only when it runs: `cryopipe ps`
+// must not pay for protobuf, criu-client and the archive code that
+// `checkpoint` or `export` need (tsup splits the bundle at these imports).
+// The list (in the order `cryopipe --help` shows them) names them without
+// loading them; help loads all.
+const loaders = {
+  run: () => import('./run.ts').then((m) => m.run),
+  ps: () => import('./ps.ts').then((m) => m.ps),
+  checkpoint: () => import('./checkpoint.ts').then((m) => m.checkpoint),
+  restore: () => import('./restore.ts').then((m) => m.restore),
+  inspect: () => import('./inspect.ts').then((m) => m.inspect),
+  logs: () => import('./logs.ts').then((m) => m.logs),
+  wait: () => import('./wait.ts').then((m) => m.wait),
+  kill: () => import('./kill.ts').then((m) => m.kill),
+  rm: () => import('./rm.ts').then((m) => m.rm),
+  schedule: () => import('./schedule.ts').then((m) => m.schedule),
+  export: () => import('./export.ts').then((m) => m.exportCommand),
+  import: () => import('./import.ts').then((m) => m.importCommand),
+  key: () => import('./key.ts').then((m) => m.key),
+  doctor: () => import('./doctor.ts').then((m) => m.doctor),
+  diagnose: () => import('./diagnose.ts').then((m) => m.diagnose),
+  adopt: () => import('./adopt.ts').then((m) => m.adopt),
+  attach: () => import('./attach.ts').then((m) => m.attach),
+} satisfies Record<string, () => Promise<Command>>;
+
+/** Every command's name, in the order `cryopipe --help` lists them. */
+export const commandNames = Object.keys(loaders) as readonly (keyof typeof loaders)[];
+
+/** The command called `name`, loading only its module; undefined for an unknown name. */
+export function loadCommand(name: string): Promise<Command> | undefined {
+  return Object.hasOwn(loaders, name) ? loaders[name as keyof typeof loaders]() : undefined;
+}
+
+/** Every command (loads them all: for help and for the library's `commands`). */
+export function loadCommands(): Promise<Command[]> {
+  return Promise.all(commandNames.map((name) => loaders[name]()));
+}

@@ -8,13 +8,20 @@ import { formatDuration } from '../output.ts';
 export const restore: Command = {
   name: 'restore',
   summary: 'bring a checkpointed job back to life (after a reboot too)',
-  usage: 'JOB [--from N] [--as NAME [--output-dir DIR]]',
+  usage: 'JOB [--from N] [--as NAME [--output-dir DIR]] [--verify]',
   description: `Restores the newest checkpoint (or checkpoint N). Refuses images that someone
 other than you or root owns or could write. Every file the job had open for
 writing must still hold its checkpointed bytes: a file that only grew since is
 cut back to its checkpointed size (CRIU refuses it otherwise); a file that
 shrank or was rewritten stops the restore, naming the file. Images are never
 modified, so a failed restore can simply be retried.
+
+The images must be exactly as the checkpoint wrote them. On the machine that
+took the checkpoint this costs a stat per image: an image with its recorded
+device, inode, size, mtime and ctime is the file whose SHA-256 was taken,
+unchanged since. Only when an identity changed (an imported or copied
+checkpoint, an image someone wrote to) is every image's content hashed again;
+--verify always does that.
 
 With --as NAME the checkpoint starts a copy instead: a new job NAME with its
 own run directory, logs and outputs (the checkpointed bytes of each output
@@ -37,9 +44,14 @@ need a job started in its own PID namespace (the default of 'cryopipe run').`,
       valueName: 'DIR',
       description: "with --as: where the copy's outputs go (default: its job directory's outputs/)",
     },
+    verify: {
+      type: 'boolean',
+      description: "hash every image's content, even when their identities say they are unchanged",
+    },
   },
   examples: [
     'cryopipe restore enc',
+    'cryopipe restore enc --verify --json',
     'cryopipe restore enc --from 2',
     'cryopipe restore enc --as enc-b --output-dir /srv/try-b',
   ],
@@ -76,6 +88,7 @@ need a job started in its own PID namespace (the default of 'cryopipe run').`,
             // The original may be busy with a checkpoint or another restore for a moment.
             lockWaitMs: 60_000,
           }),
+      ...(values.verify ? { verify: true } : {}),
       onProgress: (text) => out.progress(text),
     });
     // A job that had periodic checkpoints gets its checkpointer back.
@@ -88,6 +101,7 @@ need a job started in its own PID namespace (the default of 'cryopipe run').`,
       ms: r.ms,
       files: r.files,
       moved: r.moved,
+      verified: r.verified,
     });
     const restored = r.copyOf ? `started ${r.id} as a copy of ${r.copyOf}` : `restored ${r.id}`;
     out.line(

@@ -1,4 +1,4 @@
-import { parseSchedule, startJob, waitForJob } from '@cryopipe/jobs';
+import { DEFAULT_KEEP, parseSchedule, startJob, waitForJob } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 
@@ -30,7 +30,7 @@ redirected; the last stage's stdout too.`,
     keep: {
       type: 'string',
       valueName: 'N',
-      description: 'with --checkpoint-every: keep the newest N',
+      description: `with --checkpoint-every: keep the newest N (default ${DEFAULT_KEEP})`,
     },
     'staging-dir': {
       type: 'string',

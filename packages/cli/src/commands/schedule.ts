@@ -1,4 +1,5 @@
 import {
+  DEFAULT_KEEP,
   formatInterval,
   parseSchedule,
   requireRoot,
@@ -16,13 +17,20 @@ export const schedule: Command = {
   description: `Starts a small background process (its own session, log in the job's
 periodic/ directory, no part of the job) that takes a --leave-running
 checkpoint every DURATION (90s, 5m, 1h, 1h30m) and then deletes the oldest
-complete checkpoints beyond --keep N. It exits when the job stops running;
+complete checkpoints beyond --keep N (default ${DEFAULT_KEEP}). Before each checkpoint it
+checks the free space where the images go (and in the staging directory):
+when less than the last checkpoint's size plus a margin is free, that
+checkpoint is skipped and the reason logged. It exits when the job stops running;
 'cryopipe restore' starts it again. 'cryopipe run --checkpoint-every' does the
 same from the start. After a crash, 'cryopipe restore JOB' resumes from the
 newest complete checkpoint.`,
   options: {
     every: { type: 'string', valueName: 'DURATION', description: 'interval between checkpoints' },
-    keep: { type: 'string', valueName: 'N', description: 'keep only the newest N checkpoints' },
+    keep: {
+      type: 'string',
+      valueName: 'N',
+      description: `keep only the newest N checkpoints (default ${DEFAULT_KEEP})`,
+    },
     'staging-dir': {
       type: 'string',
       valueName: 'DIR',

@@ -27,7 +27,9 @@ describe('fault matrix: bad input', () => {
       /'<>' \(open for reading and writing\) is not supported/,
     );
     rejected([`sleep 1000 ${marker} >| x`], /'>\|' is not needed/);
-    rejected([`sleep 1000 ${marker} &> x`], /'&' is not needed/);
+    rejected([`sleep 1000 ${marker} & x`], /'&' is not needed/);
+    rejected([`sleep 1000 ${marker} 2>&-`], /closing or moving a descriptor \('2>&-'\)/);
+    rejected([`sleep 1000 ${marker}\nls`], /newline outside quotes .* separates commands/);
     rejected([`sleep 1000 ${marker} ; ls`], /';'|not supported/);
   });
 

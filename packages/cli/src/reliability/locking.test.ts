@@ -1,6 +1,6 @@
-// Fault matrix row 6: one operation on a job at a time, and no stale lock ever.
+// Fault matrix rows 6 and 26: one operation on a job at a time, and no stale lock ever.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { acquireLock } from '@cryopipe/jobs';
 import { criu, describeWith, root } from '@cryopipe/testkit';
@@ -60,6 +60,38 @@ describe('fault matrix: the job lock itself', () => {
       expect(JSON.parse(readFileSync(lockPath, 'utf8')).operation).toBe('after-crash');
       release();
       expect(existsSync(lockPath)).toBe(false);
+    } finally {
+      for (const r of racers) killQuietly(r.child.pid);
+    }
+  });
+
+  it("26 races over a dead holder's socket: exactly one of six wins, the dead socket is swept", async () => {
+    const lockPath = join(dir, 'job3', 'lock');
+    mkdirSync(join(dir, 'job3'), { recursive: true, mode: 0o700 });
+    const first = holder(lockPath, 'doomed');
+    expect(await first.said).toBe('locked');
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('close', r));
+    const sockets = () =>
+      readdirSync(join(dir, 'job3')).filter((n) => /^lock\.(live|held)-/.test(n));
+    // Its socket files stay behind (a dead process can't unlink them) but refuse connections.
+    expect(sockets().some((n) => n.startsWith(`lock.live-${first.child.pid}-`))).toBe(true);
+    const racers = Array.from({ length: 6 }, (_, i) => holder(lockPath, `racer-${i}`));
+    try {
+      const lines = await Promise.all(racers.map((r) => r.said));
+      expect(
+        lines.filter((l) => l === 'locked'),
+        lines.join('\n'),
+      ).toHaveLength(1);
+      const winner = racers[lines.indexOf('locked')]!;
+      for (const l of lines.filter((x) => x !== 'locked'))
+        expect(l).toMatch(/^busy 4: the job is busy: racer-\d by pid \d+ since /);
+      expect(JSON.parse(readFileSync(lockPath, 'utf8')).pid).toBe(winner.child.pid);
+      expect(sockets().sort()).toEqual(
+        [`lock.held-${winner.child.pid}-`, `lock.live-${winner.child.pid}-`]
+          .map((prefix) => sockets().find((n) => n.startsWith(prefix))!)
+          .sort(),
+      );
     } finally {
       for (const r of racers) killQuietly(r.child.pid);
     }

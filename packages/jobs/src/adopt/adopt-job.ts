@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { findCriu } from '@cryopipe/criu-client';
 import { Procfs } from '@cryopipe/procfs';
 import { stageLogName, startKeeper } from '@cryopipe/spawn';
-import { recordWritableFiles } from '../checkpoint/tree-files.ts';
+import { recordTreeFiles } from '../checkpoint/tree-files.ts';
 import { JobError } from '../errors.ts';
 import { type FileRecord, reconcileFiles } from '../integrity/file-state.ts';
 import { imageManifest } from '../integrity/image-manifest.ts';
@@ -118,7 +118,8 @@ async function dumpShellJob(
         {
           // The tree is frozen here: the sizes are exactly what criu records.
           postDump: async () => {
-            files = await recordWritableFiles(pid);
+            // An adopted tree has no job directory of its own yet: nothing is excluded.
+            ({ files } = await recordTreeFiles(pid, '/nonexistent-cryopipe-job-dir'));
             const snap = await new Procfs().snapshot(pid, { outside: false });
             treePids = [...snap.processes.keys()].sort((a, b) => a - b);
           },

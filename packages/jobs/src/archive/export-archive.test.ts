@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
 import { type ExportManifest, entryTarget, parseManifest } from './job-archive.ts';
 
 const manifest: ExportManifest = {
@@ -66,5 +67,66 @@ describe('archive entries', () => {
       'job/a\\b',
     ])
       expect(() => entryTarget(name, manifest), name).toThrow(/outside the job directory/);
+  });
+});
+
+describe('checkpoint.json', () => {
+  const meta = {
+    number: 2,
+    jobId: 'ab12cd34',
+    jobDir: '/var/lib/cryopipe/jobs/ab12cd34',
+    takenAt: '2026-01-01T00:00:00.000Z',
+    leaveRunning: false,
+    rootPid: 100,
+    criuVersion: '4.2.1',
+    kernel: '6.18',
+    imageBytes: 10,
+    dumpMs: 5,
+    files: [
+      {
+        path: '/srv/out.ivf',
+        size: 10,
+        tailSha256: 'a'.repeat(64),
+        opens: [{ pos: 10, access: 'write', append: false }],
+      },
+    ],
+    images: [{ name: 'pre/pages-1.img', size: 1, sha256: 'b'.repeat(64) }],
+  };
+
+  it('accepts what checkpoints write, with or without format, and keeps newer fields', () => {
+    expect(parseCheckpointMeta(JSON.stringify(meta))).toEqual({ ...meta, format: 1 });
+    expect(parseCheckpointMeta(JSON.stringify({ ...meta, format: 1, later: 1 }))).toMatchObject({
+      later: 1,
+    });
+  });
+
+  it('refuses every field a restore would act on when it is malformed', () => {
+    const file = meta.files[0]!;
+    const bad: object[] = [
+      { format: 2 },
+      { number: 0 },
+      { number: '2' },
+      { jobId: '../x' },
+      { jobDir: 'relative' },
+      { jobDir: '/a/../b' },
+      { rootPid: -1 },
+      { treePids: [1, 'x'] },
+      { files: 'x' },
+      { files: [{ ...file, path: '/srv/../etc/passwd' }] },
+      { files: [{ ...file, path: 'out.ivf' }] },
+      { files: [{ ...file, size: -1 }] },
+      { files: [{ ...file, tailSha256: 'x' }] },
+      { files: [{ ...file, opens: [{ pos: 0, access: 'exec', append: false }] }] },
+      { images: [{ name: '../../etc/shadow', size: 1, sha256: 'b'.repeat(64) }] },
+      { images: [{ name: '/etc/shadow', size: 1, sha256: 'b'.repeat(64) }] },
+      { images: [{ name: 'a//b', size: 1, sha256: 'b'.repeat(64) }] },
+    ];
+    for (const change of bad)
+      expect(
+        () => parseCheckpointMeta(JSON.stringify({ ...meta, ...change })),
+        JSON.stringify(change),
+      ).toThrow(/is malformed/);
+    expect(() => parseCheckpointMeta('[]')).toThrow(/is malformed/);
+    expect(() => parseCheckpointMeta('{')).toThrow(/not JSON/);
   });
 });

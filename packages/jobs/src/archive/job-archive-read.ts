@@ -1,107 +1,165 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  closeSync,
   constants,
   copyFileSync,
   createReadStream,
   createWriteStream,
   existsSync,
+  linkSync,
+  lstatSync,
   mkdirSync,
-  readdirSync,
+  openSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
   unlinkSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract } from 'tar-stream';
-import { readCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
+import { type CheckpointMeta, isCleanAbsolute, JOB_ID } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import { checkFile } from '../integrity/file-state.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import type { JobRecord, JobStore } from '../store/job-store.ts';
 import { writeJsonAtomic } from '../store/job-store.ts';
-import { type ExportManifest, entryTarget, MANIFEST_ENTRY, parseManifest } from './job-archive.ts';
-import { zstdDone, zstdProcess } from './job-archive-zstd.ts';
+import { spoolArchive } from './archive-seal.ts';
+import {
+  IMPORT_RECORD,
+  type ImportRecord,
+  importedJobRecord,
+  validateStagedCheckpoints,
+} from './imported-job.ts';
+import {
+  type ExportManifest,
+  entryTarget,
+  MANIFEST_ENTRY,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+} from './job-archive.ts';
+import { zstdDone } from './job-archive-zstd.ts';
+import { type Authenticity, authenticate } from './trust.ts';
+
+/** Where `import` puts the job's outputs (files the checkpoints recorded outside the job directory). */
+export type OutputPlacement =
+  /** Default: `JOBDIR/outputs/NAME`, nothing outside the new job directory. */
+  | { to: 'job' }
+  /** `DIR/NAME` (DIR is created 0700 if missing). */
+  | { to: 'dir'; dir: string }
+  /** The paths the manifest records, as on the exporting machine. */
+  | { to: 'recorded' };
+
+export interface ImportOptions {
+  /** Accept an unsigned archive, or one signed by a key not in HOME/trusted-keys. */
+  trustUnsigned?: boolean;
+  /** The secret of an encrypted archive (see archive-cipher.ts). */
+  decryptSecret?: Buffer;
+  outputs?: OutputPlacement;
+  /** Import under this name (the archive's name is taken here, or to rename it). */
+  name?: string;
+}
 
 export interface ImportOutcome {
   manifest: ExportManifest;
-  /** Outputs written back; those already present with the same bytes are left alone. */
+  /** The imported job's name here, if it has one. */
+  name?: string;
+  authenticity: Authenticity;
+  /** Where each output went: `to` differs from `from` unless placed at its recorded path. */
+  outputs: { from: string; to: string }[];
+  /** Outputs written (by their new path); those already present with the same bytes are left alone. */
   placed: string[];
   unchanged: string[];
 }
 
 /**
- * Unpacks a `cryopipe export` stream into this CRYOPIPE_HOME. Everything is
- * unpacked into a private staging directory and checked first (every entry
- * path, every output's size and tail hash, no existing job with that id, no
- * existing different file at an output's path); only then are the outputs
- * put back and the job directory renamed into place.
+ * Brings a `cryopipe export` stream into this CRYOPIPE_HOME, trusting
+ * nothing in it:
+ * 1. spool: the stream goes (decrypted if needed) into a private staging
+ *    directory, hashed on the way;
+ * 2. authenticate: its Ed25519 signature must verify and name a trusted
+ *    key (or `trustUnsigned`); until then nothing parses its bytes;
+ * 3. unpack into staging: only files and directories under `job/` and the
+ *    manifest's `outputs/N`, created O_EXCL|O_NOFOLLOW, private;
+ * 4. validate: job.json, every checkpoint.json, the outputs' sizes and
+ *    hashes, the job id and name new here;
+ * 5. place: outputs into the job directory (or where told), then one
+ *    rename of the job directory into the store.
+ * A failure at any step removes the staging directory and leaves the
+ * store and the rest of the machine as they were.
  */
-export async function importJob(store: JobStore, source: Readable): Promise<ImportOutcome> {
+export async function importJob(
+  store: JobStore,
+  source: Readable,
+  options: ImportOptions = {},
+): Promise<ImportOutcome> {
   mkdirPrivate(store.jobsDir);
-  const staging = mkdirPrivate(join(store.jobsDir, `.import-${process.pid}-${Date.now()}`));
-  const placed: string[] = [];
+  const staging = join(store.jobsDir, `.import-${process.pid}-${Date.now()}`);
+  mkdirSync(staging, { mode: 0o700 }); // not recursive: must be new
   try {
-    const manifest = await unpack(store, source, staging);
-    const staged = (o: ExportManifest['outputs'][number]) => join(staging, o.entry);
-    for (const o of manifest.outputs) {
-      if (!existsSync(staged(o)) || checkFile({ ...o, path: staged(o) }).action !== 'unchanged')
-        throw new JobError(
-          `the archive's copy of ${o.path} is missing or damaged`,
-          'REFUSED',
-          'export the job again',
-        );
-    }
-    const unchanged: string[] = [];
-    const clashes: string[] = [];
-    for (const o of manifest.outputs) {
-      if (!existsSync(o.path)) continue;
-      // Same bytes and mode: CRIU accepts it as it is (it checks the mode too).
-      if ((statSync(o.path).mode & 0o777) === o.mode && (await sameBytes(o.path, staged(o))))
-        unchanged.push(o.path);
-      else clashes.push(`  ${o.path}`);
-    }
-    if (clashes.length) {
-      throw new JobError(
-        `refusing to overwrite ${clashes.length === 1 ? 'a file that differs' : 'files that differ'} from the job's output:\n${clashes.join('\n')}`,
-        'REFUSED',
-        'move them away, then import again',
-      );
-    }
-    if (existsSync(store.jobDir(manifest.jobId))) throw existingJob(manifest.jobId);
+    const spool = join(staging, 'archive.tar.zst');
+    const spooled = await spoolArchive(source, spool, options.decryptSecret);
+    const authenticity = authenticate(store.home, spooled, options.trustUnsigned ?? false);
+    const manifest = await unpack(spool, staging);
+    rmSync(spool);
+    const stagedJob = join(staging, 'job');
+    const job = importedJobRecord(readStagedFile(join(stagedJob, 'job.json')), manifest);
+    if (options.name !== undefined) job.name = checkedName(options.name);
+    assertNew(store, job);
+    const checkpoints = validateStagedCheckpoints(stagedJob, manifest);
     if (store.jobDir(manifest.jobId) !== manifest.jobDir)
-      assertRelocatable(staging, manifest, store);
+      assertRelocatable(checkpoints, manifest, store);
+    assertOutputsIntact(staging, manifest);
+    const plan = planOutputs(store, manifest, options.outputs ?? { to: 'job' });
+    const { placed, unchanged } = await placeOutputs(
+      staging,
+      manifest,
+      plan,
+      store.jobDir(manifest.jobId),
+    );
     try {
-      for (const o of manifest.outputs) {
-        if (unchanged.includes(o.path)) continue;
-        mkdirSync(dirname(o.path), { recursive: true });
-        moveNew(staged(o), o.path);
-        chmodSync(o.path, o.mode);
-        placed.push(o.path);
-      }
-      renameSync(join(staging, 'job'), store.jobDir(manifest.jobId));
+      const record: ImportRecord = {
+        format: 1,
+        importedAt: new Date().toISOString(),
+        ...(authenticity.kind === 'signed' ? { signedBy: authenticity.keyId } : {}),
+        outputs: manifest.outputs.map((o, i) => ({ from: o.path, to: plan[i]! })),
+      };
+      rmSync(join(stagedJob, IMPORT_RECORD), { force: true }); // an earlier import's record
+      writeJsonAtomic(join(stagedJob, IMPORT_RECORD), record);
+      writeJsonAtomic(join(stagedJob, 'job.json'), job);
+      assertNew(store, job); // again, just before the rename: another import may have won
+      renameSync(stagedJob, store.jobDir(manifest.jobId));
     } catch (err) {
-      for (const p of placed) rmSync(p, { force: true });
+      for (const p of placed) if (!p.startsWith(`${staging}/`)) rmSync(p, { force: true });
       throw err;
     }
-    return { manifest, placed, unchanged };
+    return {
+      manifest,
+      ...(job.name !== undefined ? { name: job.name } : {}),
+      authenticity,
+      outputs: manifest.outputs.map((o, i) => ({ from: o.path, to: plan[i]! })),
+      placed: placed.map((p) => p.replace(stagedJob, store.jobDir(manifest.jobId))),
+      unchanged,
+    };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
 }
 
-async function unpack(store: JobStore, source: Readable, staging: string): Promise<ExportManifest> {
-  const zstd = zstdProcess(['-d', '-c'], 'pipe');
+/** Unpacks the verified spool into `staging/job` and `staging/outputs`. */
+async function unpack(spool: string, staging: string): Promise<ExportManifest> {
+  const input = openSync(spool, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const zstd = spawn('zstd', ['-q', '-d', '-c'], { stdio: [input, 'pipe', 'pipe'] });
+  closeSync(input);
   const done = zstdDone(zstd);
-  const fed = pipeline(source, zstd.stdin!);
   const extract = tarExtract();
   const read = pipeline(zstd.stdout!, extract);
-  // Awaited below; until then a failure must not count as unhandled.
-  for (const p of [done, fed, read]) p.catch(() => {});
+  for (const p of [done, read]) p.catch(() => {}); // awaited below
   let manifest: ExportManifest | undefined;
   try {
     for await (const entry of extract) {
@@ -112,10 +170,11 @@ async function unpack(store: JobStore, source: Readable, staging: string): Promi
             `not a cryopipe export: it starts with ${JSON.stringify(name)}, not ${MANIFEST_ENTRY}`,
             'REFUSED',
           );
+        if ((entry.header.size ?? 0) > MAX_MANIFEST_BYTES)
+          throw new JobError('not a cryopipe export: its manifest is too large', 'REFUSED');
         const chunks: Buffer[] = [];
         for await (const c of entry) chunks.push(c as Buffer);
         manifest = parseManifest(Buffer.concat(chunks).toString('utf8'));
-        if (existsSync(store.jobDir(manifest.jobId))) throw existingJob(manifest.jobId);
         continue;
       }
       const target = entryTarget(name, manifest);
@@ -128,41 +187,83 @@ async function unpack(store: JobStore, source: Readable, staging: string): Promi
         entry.resume();
       } else if (type === 'file') {
         mkdirPrivate(dirname(path));
-        // 'wx': an entry named twice is refused rather than silently replaced.
-        await pipeline(entry, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
-        // The recorded mode (CRIU checks it), but never writable by others nor set-id:
-        // the job directory itself stays 0700.
+        // O_EXCL: an entry named twice is refused rather than replaced; O_NOFOLLOW:
+        // never through a link (none can exist in staging, whose entries are ours).
+        const fd = openSync(
+          path,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+        );
+        await pipeline(entry, createWriteStream('', { fd }));
+        // The recorded permission bits (CRIU checks them), never set-id nor
+        // writable by others; the job directory itself stays 0700.
         if (target.kind === 'job') chmodSync(path, (entry.header.mode ?? 0o600) & 0o755);
       } else {
         throw new JobError(
           `refusing archive entry ${JSON.stringify(name)}: a ${type}, where only files and directories belong`,
           'REFUSED',
+          'import only archives made by cryopipe export',
         );
       }
     }
-    await Promise.all([read, fed, done]);
+    await Promise.all([read, done]);
   } catch (err) {
     zstd.kill('SIGKILL');
-    source.destroy();
-    throw err;
+    await done.catch(() => {});
+    throw asDamaged(err);
   }
   if (!manifest) throw new JobError('the archive is empty', 'REFUSED');
   if (!existsSync(join(staging, 'job', 'job.json')))
     throw new JobError('the archive has no job.json', 'REFUSED', 'export the job again');
-  // Imported jobs are stopped at a checkpoint: say so, whatever state they were exported in.
-  const jobJson = join(staging, 'job', 'job.json');
-  const job = JSON.parse(readFileSync(jobJson, 'utf8')) as JobRecord;
-  if (job.id !== manifest.jobId) throw new JobError('job.json names another job', 'REFUSED');
-  writeJsonAtomic(jobJson, { ...job, phase: 'checkpointed' });
   return manifest;
 }
 
-function existingJob(id: string): JobError {
+/**
+ * What zstd or the tar parser say about bytes that are not an archive (only
+ * reachable for archives taken with --trust-unsigned: a signed one was
+ * verified first) is a refusal of the archive, not a failure of cryopipe.
+ */
+function asDamaged(err: unknown): unknown {
+  if (JobError.is(err) && err.code !== 'FAILED') return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EIO' || code === 'EDQUOT') return err;
   return new JobError(
-    `job ${id} already exists in this CRYOPIPE_HOME`,
+    `not a cryopipe export, or a damaged one: ${(err as Error).message}`,
     'REFUSED',
-    `remove it first ('cryopipe rm ${id}') or import into another CRYOPIPE_HOME`,
+    'export it again',
   );
+}
+
+function readStagedFile(path: string): string {
+  if (!lstatSync(path).isFile()) throw new JobError(`${basename(path)} is not a file`, 'REFUSED');
+  return readFileSync(path, 'utf8');
+}
+
+function checkedName(name: string): string {
+  if (!JOB_ID.test(name))
+    throw new JobError(
+      `invalid job name '${name}': use lower-case letters, digits, '.', '_' and '-' (at most 64)`,
+      'USAGE',
+    );
+  return name;
+}
+
+/** The id must be new here, and so must the name: two jobs of one name make `kill NAME` a guess. */
+function assertNew(store: JobStore, job: JobRecord): void {
+  if (existsSync(store.jobDir(job.id)))
+    throw new JobError(
+      `job ${job.id} already exists in this CRYOPIPE_HOME`,
+      'REFUSED',
+      `remove it first ('cryopipe rm ${job.id}') or import into another CRYOPIPE_HOME`,
+    );
+  if (job.name === undefined) return;
+  const other = store.list().find((j) => j.name === job.name || j.id === job.name);
+  if (other)
+    throw new JobError(
+      `a job named '${job.name}' already exists here (${other.id})`,
+      'REFUSED',
+      `import it under another name with --name NEW, or remove the other one ('cryopipe rm ${other.id}')`,
+    );
 }
 
 /**
@@ -170,15 +271,12 @@ function existingJob(id: string): JobError {
  * relocation.ts), which needs every checkpoint to say where its job
  * directory was; checkpoints of older cryopipe versions don't.
  */
-function assertRelocatable(staging: string, m: ExportManifest, store: JobStore): void {
-  const checkpoints = join(staging, 'job', 'checkpoints');
-  const old = (existsSync(checkpoints) ? readdirSync(checkpoints) : []).filter((n) => {
-    try {
-      return !readCheckpointMeta(join(checkpoints, n)).jobDir;
-    } catch {
-      return false; // an incomplete checkpoint is never restored anyway
-    }
-  });
+function assertRelocatable(
+  checkpoints: CheckpointMeta[],
+  m: ExportManifest,
+  store: JobStore,
+): void {
+  const old = checkpoints.filter((c) => c.jobDir === undefined).map((c) => c.number);
   if (old.length === 0) return;
   throw new JobError(
     `job ${m.jobId} was exported from ${m.jobDir}; here it would be ${store.jobDir(m.jobId)}, and its checkpoint${old.length > 1 ? 's' : ''} ${old.join(', ')} (taken by an older cryopipe) can't be restored at another path`,
@@ -187,19 +285,159 @@ function assertRelocatable(staging: string, m: ExportManifest, store: JobStore):
   );
 }
 
-/** Renames when on the same filesystem, else copies; never replaces an existing file. */
-function moveNew(from: string, to: string): void {
-  if (existsSync(to)) throw new JobError(`${to} appeared during the import`, 'REFUSED');
-  try {
-    if (statSync(from).dev === statSync(dirname(to)).dev) {
-      renameSync(from, to);
-      return;
-    }
-  } catch {
-    // Fall back to copying.
+function assertOutputsIntact(staging: string, manifest: ExportManifest): void {
+  for (const o of manifest.outputs) {
+    const staged = join(staging, o.entry);
+    if (!existsSync(staged) || checkFile({ ...o, path: staged }).action !== 'unchanged')
+      throw new JobError(
+        `the archive's copy of ${o.path} is missing or damaged`,
+        'REFUSED',
+        'export the job again',
+      );
   }
-  copyFileSync(from, to, constants.COPYFILE_EXCL);
+}
+
+/** Where each output goes, checked before anything is written there. */
+function planOutputs(
+  store: JobStore,
+  manifest: ExportManifest,
+  placement: OutputPlacement,
+): string[] {
+  if (placement.to === 'recorded') {
+    for (const o of manifest.outputs) assertRecordedPathSafe(store, o.path);
+    return manifest.outputs.map((o) => o.path);
+  }
+  const dir =
+    placement.to === 'job' ? join(store.jobDir(manifest.jobId), 'outputs') : placement.dir;
+  if (placement.to === 'dir') {
+    if (!isCleanAbsolute(dir))
+      throw new JobError(`--outputs-to needs an absolute path, not ${dir}`, 'USAGE');
+    if (existsSync(dir) && realpathSync(dir) !== dir)
+      throw new JobError(
+        `${dir} goes through a symlink`,
+        'USAGE',
+        `give its real path: ${realpathSync(dir)}`,
+      );
+  }
+  const seen = new Map<string, string>();
+  return manifest.outputs.map((o) => {
+    const to = join(dir, basename(o.path));
+    const other = seen.get(to);
+    if (other)
+      throw new JobError(
+        `the job writes two files named ${basename(o.path)} (${other} and ${o.path}); they can't both go to ${dir}`,
+        'USAGE',
+        'import with --outputs-at-recorded-paths',
+      );
+    seen.set(to, o.path);
+    return to;
+  });
+}
+
+/**
+ * `--outputs-at-recorded-paths` writes where the manifest says, but only
+ * into a directory that exists, is reached without symlinks, and is not part
+ * of any cryopipe home: an output path must never plant a file into a job
+ * directory (its own or another's), which a later restore would act on.
+ */
+function assertRecordedPathSafe(store: JobStore, path: string): void {
+  const parent = dirname(path);
+  const refuse = (why: string) =>
+    new JobError(
+      `refusing to write the output ${path}: ${why}`,
+      'REFUSED',
+      'import without --outputs-at-recorded-paths (outputs go into the job directory), or with --outputs-to DIR',
+    );
+  let real: string;
+  try {
+    real = realpathSync(parent);
+  } catch {
+    throw refuse(`its directory ${parent} does not exist here`);
+  }
+  if (real !== parent) throw refuse(`its directory goes through a symlink (to ${real})`);
+  for (let d = parent; ; d = dirname(d)) {
+    if (d === store.home || existsSync(join(d, 'job.json')) || existsSync(join(d, 'trusted-keys')))
+      throw refuse(`it is inside a cryopipe home or job directory (${d})`);
+    if (d === '/') break;
+  }
+  if (existsSync(path) && !lstatSync(path).isFile())
+    throw refuse('something that is not a file is there');
+}
+
+/**
+ * Puts the outputs where the plan says: into the staged job directory (it is
+ * renamed into place with it) or outside it, never replacing a file that
+ * differs, never through a symlink, with the recorded mode & 0o666.
+ */
+async function placeOutputs(
+  staging: string,
+  manifest: ExportManifest,
+  plan: string[],
+  finalJobDir: string,
+): Promise<{ placed: string[]; unchanged: string[] }> {
+  const stagedJob = join(staging, 'job');
+  const target = (to: string) =>
+    to.startsWith(`${finalJobDir}/`) ? join(stagedJob, relative(finalJobDir, to)) : to;
+  const unchanged: string[] = [];
+  const clashes: string[] = [];
+  for (const [i, o] of manifest.outputs.entries()) {
+    const to = target(plan[i]!);
+    if (!existsSync(to) && !isSymlink(to)) continue;
+    if (
+      lstatSync(to).isFile() &&
+      (lstatSync(to).mode & 0o777) === (o.mode & 0o666) &&
+      (await sameBytes(to, join(staging, o.entry)))
+    )
+      unchanged.push(plan[i]!);
+    else clashes.push(`  ${plan[i]!}`);
+  }
+  if (clashes.length)
+    throw new JobError(
+      `refusing to overwrite ${clashes.length === 1 ? 'a file that differs' : 'files that differ'} from the job's output:\n${clashes.join('\n')}`,
+      'REFUSED',
+      'move them away, then import again',
+    );
+  const placed: string[] = [];
+  try {
+    for (const [i, o] of manifest.outputs.entries()) {
+      if (unchanged.includes(plan[i]!)) continue;
+      const to = target(plan[i]!);
+      mkdirPrivate(dirname(to));
+      moveNew(join(staging, o.entry), to, o.mode & 0o666);
+      placed.push(to);
+    }
+  } catch (err) {
+    for (const p of placed) rmSync(p, { force: true });
+    throw err;
+  }
+  return { placed, unchanged };
+}
+
+/**
+ * A hard link where the filesystem allows (atomic, fails if anything, a
+ * symlink included, is at `to`), else an O_EXCL copy; never replaces nor
+ * follows anything.
+ */
+function moveNew(from: string, to: string, mode: number): void {
+  chmodSync(from, mode);
+  try {
+    linkSync(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new JobError(`${to} appeared during the import`, 'REFUSED');
+    if (code !== 'EXDEV' && code !== 'EPERM') throw err;
+    copyFileSync(from, to, constants.COPYFILE_EXCL);
+    chmodSync(to, mode);
+  }
   unlinkSync(from);
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 async function sameBytes(a: string, b: string): Promise<boolean> {

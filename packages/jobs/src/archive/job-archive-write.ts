@@ -1,20 +1,35 @@
+import type { KeyObject } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { join, relative } from 'node:path';
+import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Pack, pack as tarPack } from 'tar-stream';
 import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
 import { readCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import { checkFile } from '../integrity/file-state.ts';
+import type { Progress } from '../progress.ts';
+import { isWithin } from '../restore/relocation.ts';
 import { type JobRef, type JobStore, RESTORE_LOGS_DIR } from '../store/job-store.ts';
 import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
+import { encryptStream } from './archive-cipher.ts';
+import { signingStream } from './archive-seal.ts';
+import { IMPORT_RECORD, importedOutputMoves, strayFile } from './imported-job.ts';
 import { type ArchivedOutput, type ExportManifest, MANIFEST_ENTRY } from './job-archive.ts';
 import { zstdDone, zstdProcess } from './job-archive-zstd.ts';
 
 /** Parts of a job directory that belong to one machine's moment, not to the job. */
 const SKIPPED = new Set(['lock', 'periodic', RESTORE_LOGS_DIR]);
+
+export interface ExportOptions {
+  /** Ed25519 private key: appends a signature trailer (see archive-seal.ts). */
+  signWith?: KeyObject;
+  /** 256-bit secret: encrypts the whole archive, trailer included (see archive-cipher.ts). */
+  encryptWith?: Buffer;
+  /** Told about checkpoints left out (they need files the archive does not carry). */
+  onProgress?: Progress;
+}
 
 /**
  * Streams a stopped job as tar.zst into `sink`: tar-stream packs entries one
@@ -26,6 +41,7 @@ export async function exportJob(
   store: JobStore,
   ref: JobRef,
   sink: Writable,
+  options: ExportOptions = {},
 ): Promise<ExportManifest> {
   const job = store.resolve(ref);
   // A checkpointer finishing its last checkpoint may hold the lock for a moment.
@@ -49,12 +65,31 @@ export async function exportJob(
     }
     const jobDir = store.jobDir(fresh.id);
     const newest = readCheckpointMeta(store.checkpointDir(fresh.id, checkpoints.at(-1)!));
+    // An imported job not restored since keeps its outputs where the import put them.
+    const movedTo = new Map(importedOutputMoves(jobDir, newest.files).map((m) => [m.from, m.to]));
+    const source = (path: string) => movedTo.get(path) ?? path;
+    // Its job files are those under the directory the images name (another home's, for an import).
+    const ownDir = newest.jobDir ?? jobDir;
     const outputs: ArchivedOutput[] = newest.files
-      .filter((f) => !f.path.startsWith(`${jobDir}/`))
-      .map((f, i) => ({ entry: `outputs/${i}`, ...f, mode: permissions(f.path) }));
+      .filter((f) => !isWithin(f.path, ownDir))
+      .map((f, i) => ({ entry: `outputs/${i}`, ...f, mode: permissions(source(f.path)) }));
+    // Older checkpoints that need files this archive does not carry would be refused by import.
+    const carried = new Set(outputs.map((o) => o.path));
+    const exported = checkpoints.filter((n) => {
+      const stray = strayFile(
+        readCheckpointMeta(store.checkpointDir(fresh.id, n)),
+        jobDir,
+        carried,
+      );
+      if (stray)
+        options.onProgress?.(
+          `checkpoint ${n} left out: it needs ${stray}, which this archive does not carry`,
+        );
+      return !stray;
+    });
     // Only the first `size` bytes go in: what the newest checkpoint expects.
     const problems = outputs
-      .map(checkFile)
+      .map((o) => checkFile({ ...o, path: source(o.path) }))
       .filter((c) => c.action === 'refuse')
       .map((c) => `  ${c.path}: ${(c as { reason: string }).reason}`);
     if (problems.length) {
@@ -69,19 +104,37 @@ export async function exportJob(
       jobId: fresh.id,
       jobDir,
       exportedAt: new Date().toISOString(),
-      checkpoints,
+      checkpoints: exported,
       outputs,
     };
 
     const zstd = zstdProcess(['-c', '-T0'], 'pipe');
     const done = zstdDone(zstd);
-    const sent = pipeline(zstd.stdout!, sink, { end: sink !== process.stdout });
+    // zstd → signature trailer → encryption → sink, each optional, all streaming.
+    const stages: Transform[] = [
+      ...(options.signWith ? [signingStream(options.signWith)] : []),
+      ...(options.encryptWith ? [encryptStream(options.encryptWith)] : []),
+    ];
+    const sent = (pipeline as (...s: unknown[]) => Promise<void>)(zstd.stdout!, ...stages, sink, {
+      end: sink !== process.stdout,
+    });
     const pack = tarPack();
     const packed = pipeline(pack, zstd.stdin!);
     for (const p of [done, sent, packed]) p.catch(() => {}); // awaited below
     await addBuffer(pack, MANIFEST_ENTRY, Buffer.from(JSON.stringify(manifest, null, 2)));
-    await addTree(pack, jobDir, 'job', (rel) => included(rel, checkpoints));
-    for (const o of outputs) await addFile(pack, o.path, o.entry, o.size, 0o600);
+    // Moved outputs travel once, as outputs/N, not also inside the job directory.
+    const movedInside = new Set(
+      [...movedTo.values()]
+        .filter((p) => p.startsWith(`${jobDir}/`))
+        .map((p) => relative(jobDir, p)),
+    );
+    await addTree(
+      pack,
+      jobDir,
+      'job',
+      (rel) => included(rel, exported) && !movedInside.has(rel) && rel !== IMPORT_RECORD,
+    );
+    for (const o of outputs) await addFile(pack, source(o.path), o.entry, o.size, 0o600);
     pack.finalize();
     await Promise.all([packed, done, sent]);
     return manifest;

@@ -1,4 +1,4 @@
-import { isAbsolute, normalize } from 'node:path';
+import { isCleanAbsolute, JOB_ID } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 
 /**
@@ -30,8 +30,7 @@ export interface ExportManifest {
   outputs: ArchivedOutput[];
 }
 
-const JOB_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const MAX_MANIFEST_BYTES = 1 << 20;
+export const MAX_MANIFEST_BYTES = 1 << 20;
 
 function invalid(what: string): JobError {
   return new JobError(
@@ -99,14 +98,4 @@ export function entryTarget(name: string, manifest: ExportManifest): EntryTarget
       `entry ${JSON.stringify(name)} is outside the job directory and not a listed output`,
     );
   return { kind: 'job', relative: parts.slice(1).join('/') };
-}
-
-function isCleanAbsolute(p: unknown): p is string {
-  return (
-    typeof p === 'string' &&
-    isAbsolute(p) &&
-    normalize(p) === p &&
-    !p.endsWith('/') &&
-    !p.includes('\0')
-  );
 }

@@ -7,12 +7,14 @@ import { adoptedTreeRoot, isAdopted, SOLVED_BY_SHELL_JOB } from '../adopt/adopte
 import { blockingFindings, diagnoseTree, formatFindings } from '../diagnose/diagnosis.ts';
 import { JobError } from '../errors.ts';
 import { faultPoint } from '../fault-point.ts';
-import type { FileRecord } from '../integrity/file-state.ts';
-import { imageManifest } from '../integrity/image-manifest.ts';
+import type { FileRecord, InputRecord } from '../integrity/file-state.ts';
+import { hashImages, imageIdentities } from '../integrity/image-manifest.ts';
 import { PRE_DUMP_DIR, restrictToOwner } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
+import { machineId } from '../machine/machine-id.ts';
 import { noProgress, type Progress } from '../progress.ts';
+import { removeDeadStagingSets } from '../schedule/staging.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import type { JobRecord, JobRef, JobStore } from '../store/job-store.ts';
 import { writeJsonAtomic } from '../store/job-store.ts';
@@ -21,9 +23,9 @@ import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
 import { processExists } from '../store/process-exists.ts';
 import { directoryBytes, nextCheckpointNumber } from './checkpoint-files.ts';
-import { type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
+import { CHECKPOINT_FORMAT, type CheckpointMeta, readCheckpointMeta } from './checkpoint-meta.ts';
 import { resumeStoppedTree } from './stopped-tree.ts';
-import { recordWritableFiles } from './tree-files.ts';
+import { recordTreeFiles } from './tree-files.ts';
 
 /** When to pre-dump memory while the job runs, so that the freeze only writes what changed since. */
 export type PreDumpMode = 'auto' | 'never' | 'always';
@@ -103,6 +105,7 @@ export async function checkpointJob(
       store.save(fresh);
     }
     removeAbandonedDumps(store.checkpointsDir(fresh.id));
+    if (options.stagingDir !== undefined) removeDeadStagingSets(options.stagingDir);
     // An adopted job: the tree below the keeper is dumped, as a shell job.
     const adopted = isAdopted(fresh);
     const dumpPid = adopted ? adoptedTreeRoot(store, fresh) : fresh.rootPid;
@@ -117,6 +120,8 @@ export async function checkpointJob(
         `see 'cryopipe diagnose ${dumpPid}' for details`,
       );
     }
+    // Locks the tree holds on its own files: criu saves them only when told to.
+    const fileLocks = findings.some((f) => f.id === 'file-locks');
     faultPoint('checkpoint:verified');
     const number = nextCheckpointNumber(store.checkpointsDir(fresh.id));
     tmp = mkdirPrivate(join(store.checkpointsDir(fresh.id), `.tmp-${number}-${process.pid}`));
@@ -129,11 +134,14 @@ export async function checkpointJob(
     }
     // Writes the images' metadata and moves them into place. Without
     // --leave-running it runs inside criu's post-dump hook, before criu kills
-    // the tree: if it fails (a full disk), criu resumes the job instead.
+    // the tree: if it fails (a full disk), criu resumes the job instead. It
+    // records each image's identity only (a stat each); the content hashes
+    // come once criu is done with the tree, so no hashing adds frozen time.
     const finalize = (d: Omit<Dumped, 'stats' | 'ms' | 'preDump'>, ms: number): CheckpointMeta => {
       try {
         restrictToOwner(dir);
         const record: CheckpointMeta = {
+          format: CHECKPOINT_FORMAT,
           number,
           jobId: fresh.id,
           jobDir: store.jobDir(fresh.id),
@@ -146,7 +154,9 @@ export async function checkpointJob(
           imageBytes: directoryBytes(dir),
           dumpMs: ms,
           files: d.files,
-          images: imageManifest(dir),
+          inputs: d.inputs,
+          ...(machineId() ? { machineId: machineId() } : {}),
+          images: imageIdentities(dir),
         };
         writeJsonAtomic(join(dir, 'checkpoint.json'), record);
         readCheckpointMeta(dir); // proves the metadata reached the disk whole
@@ -173,7 +183,10 @@ export async function checkpointJob(
         leaveRunning,
         preDump: options.preDump ?? 'auto',
         home: store.home,
+        fileLocks,
         runDir: store.runDir(fresh.id),
+        jobDir: store.jobDir(fresh.id),
+        previousFiles: store.checkpoints(fresh.id).at(-1)?.files ?? [],
       },
       progress,
       (d, ms) => {
@@ -214,8 +227,17 @@ export async function checkpointJob(
       (await readStats(target, 'dump')
         .then((s) => s.dump)
         .catch(() => undefined));
+    // The tree runs again, or criu has ended it: now the content can be read.
+    progress(`hashing the images of checkpoint ${number}…`);
+    const images = await hashImages(target, record.images ?? []).catch((err: unknown) => {
+      progress(
+        `the images could not be hashed (${(err as Error).message}): checkpoint ${number} restores here while they are unchanged, and can't be verified elsewhere`,
+      );
+      return record!.images;
+    });
     record = {
       ...record,
+      images,
       dumpMs: dumped.ms,
       ...frozen(stats),
       preDump: dumped.preDump,
@@ -225,7 +247,8 @@ export async function checkpointJob(
       restrictToOwner(target); // criu wrote its stats after the images
       writeJsonAtomic(join(target, 'checkpoint.json'), record);
     } catch {
-      // The first metadata is complete; only the stats are missing then.
+      // The first metadata is complete; only the stats and content hashes are
+      // missing then (the images restore while their identities are unchanged).
     }
     faultPoint('checkpoint:finalizing');
     if (!leaveRunning) store.save({ ...store.load(fresh.id), phase: 'checkpointed' });
@@ -240,6 +263,7 @@ export async function checkpointJob(
 interface Dumped {
   version: string;
   files: FileRecord[];
+  inputs: InputRecord[];
   treePids: number[] | undefined;
   stats: DumpResult['stats'];
   preDump: PreDumpDecision;
@@ -284,8 +308,14 @@ async function dump(
     preDump: PreDumpMode;
     /** The cryopipe home, where criu's feature answer is cached. */
     home: string;
+    /** The tree holds file locks: have criu save them. */
+    fileLocks: boolean;
     /** The job's run directory, to tell whether the tree still runs after a failure. */
     runDir: string;
+    /** The job's directory: files in it are the job's own, not inputs. */
+    jobDir: string;
+    /** The previous checkpoint's file records (their chunk hashes are reused). */
+    previousFiles: FileRecord[];
   },
   progress: Progress,
   /** Called while the tree is frozen and every image is written. */
@@ -303,6 +333,7 @@ async function dump(
     }
   })();
   let files: FileRecord[] = [];
+  let inputs: InputRecord[] = [];
   let treePids: number[] | undefined;
   const started = performance.now();
   const { shellJob, imagesDir, leaveRunning } = opts;
@@ -318,6 +349,7 @@ async function dump(
         logFile: 'pre-dump.log',
         trackMem: true,
         shellJob,
+        ...(opts.fileLocks ? { fileLocks: true } : {}),
       });
     }
     progress(`freezing job ${job.id} (pid ${pid}) and writing images…`);
@@ -328,25 +360,27 @@ async function dump(
         logFile: 'dump.log',
         leaveRunning,
         shellJob,
+        ...(opts.fileLocks ? { fileLocks: true } : {}),
         ...(preDump.used ? { parentImg: PRE_DUMP_DIR, trackMem: true } : {}),
       },
       {
         // The tree is frozen here: file sizes are exactly what criu records.
         postDump: async () => {
           faultPoint('checkpoint:criu-running');
-          files = await recordWritableFiles(pid);
+          ({ files, inputs } = await recordTreeFiles(pid, opts.jobDir, opts.previousFiles));
           // Without a PID namespace a restore needs every one of these host pids free.
           if (!job.pidNamespace) {
             const snap = await new Procfs().snapshot(pid, { outside: false });
             treePids = [...snap.processes.keys()].sort((a, b) => a - b);
           }
-          onImagesWritten({ version, files, treePids }, performance.now() - started);
+          onImagesWritten({ version, files, inputs, treePids }, performance.now() - started);
         },
       },
     );
     return {
       version,
       files,
+      inputs,
       treePids,
       stats: result.stats,
       preDump,

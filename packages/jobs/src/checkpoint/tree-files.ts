@@ -1,5 +1,12 @@
-import { Procfs, writableFiles } from '@cryopipe/procfs';
-import { type FileOpen, type FileRecord, recordFile } from '../integrity/file-state.ts';
+import { type Descriptor, Procfs, writableFiles } from '@cryopipe/procfs';
+import {
+  type FileOpen,
+  type FileRecord,
+  type InputRecord,
+  recordFile,
+  recordInput,
+} from '../integrity/file-state.ts';
+import { isWithin } from '../restore/relocation.ts';
 
 export interface TreeFile {
   path: string;
@@ -28,7 +35,34 @@ export async function writableFilesOfTree(
   return [...byPath].map(([path, opens]) => ({ path, opens: [...opens.values()] }));
 }
 
-/** Size, tail hash and opens of every file the tree has open for writing; call it with the tree frozen. */
-export async function recordWritableFiles(rootPid: number): Promise<FileRecord[]> {
-  return (await writableFilesOfTree(rootPid)).map((f) => recordFile(f.path, f.opens));
+/** Regular files the tree only reads (its `< inputs`), outside `ownDir` and the kernel's trees. */
+async function readOnlyFilesOfTree(rootPid: number, ownDir: string): Promise<string[]> {
+  const snap = await new Procfs().snapshot(rootPid, { outside: false });
+  const paths = new Set<string>();
+  for (const proc of snap.processes.values())
+    for (const d of proc.fds as Descriptor[])
+      if (d.kind === 'file' && d.access === 'read' && !d.deleted && !isWithin(d.path, ownDir))
+        if (!/^\/(proc|sys|dev)\//.test(d.path)) paths.add(d.path);
+  return [...paths].sort();
+}
+
+/**
+ * Size, hashes and opens of every file the tree has open for writing, and
+ * the identity of every file it only reads; call it with the tree frozen.
+ * `previous`: the last checkpoint's records, whose chunk hashes of bytes
+ * already checkpointed are reused.
+ */
+export async function recordTreeFiles(
+  rootPid: number,
+  ownDir: string,
+  previous: readonly FileRecord[] = [],
+): Promise<{ files: FileRecord[]; inputs: InputRecord[] }> {
+  const before = new Map(previous.map((r) => [r.path, r]));
+  const written = await writableFilesOfTree(rootPid);
+  const files = written.map((f) => recordFile(f.path, f.opens, before.get(f.path)));
+  const writtenPaths = new Set(files.map((f) => f.path));
+  const inputs = (await readOnlyFilesOfTree(rootPid, ownDir))
+    .filter((path) => !writtenPaths.has(path))
+    .map(recordInput);
+  return { files, inputs };
 }

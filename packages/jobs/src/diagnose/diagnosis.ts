@@ -7,6 +7,7 @@ import {
   terminalFacts,
   writableFiles,
 } from '@cryopipe/procfs';
+import { fileLockFindings, readLockFacts } from './file-locks.ts';
 
 /**
  * Why a process tree can or can't be dumped by CRIU, as findings a user can
@@ -57,7 +58,8 @@ const UNDUMPABLE_ANON = new Set([
 ]);
 
 export async function diagnoseTree(rootPid: number, procfs = new Procfs()): Promise<Finding[]> {
-  return diagnoseSnapshot(await procfs.snapshot(rootPid));
+  const snap = await procfs.snapshot(rootPid);
+  return [...diagnoseSnapshot(snap), ...fileLockFindings(snap, readLockFacts(snap, procfs.root))];
 }
 
 /** Pure: findings from a snapshot (testable on fixtures). */
@@ -165,15 +167,13 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
       id: 'socket',
       severity:
         shared || s?.family === 'unix' || s?.family?.startsWith('tcp') ? 'blocker' : 'warning',
-      message: `a ${s?.family ?? 'socket'} socket (inode ${use.inode}) ${shared ? 'is shared with processes outside the tree' : 'may lead outside the tree'}`,
-      criuSays: 'unix: External socket is used. Consider using --ext-unix-sk option.',
+      ...describeSocket(s, use.inode, shared),
       evidence: use.holders.map((h) => ({
         pid: h.pid,
         ...(comm(h.pid) ? { comm: comm(h.pid) } : {}),
         fd: h.fd,
         target: `socket:[${use.inode}]`,
       })),
-      fix: 'keep sockets out of the job (no inherited sockets; no connections to daemons); cryopipe run closes every inherited descriptor',
     });
   }
 
@@ -268,4 +268,42 @@ export function formatFindings(findings: readonly Finding[]): string {
       return `  [${f.severity}] ${f.message}${f.criuSays ? `\n    criu: "${f.criuSays}"` : ''}\n${ev}${more}\n    fix: ${f.fix}`;
     })
     .join('\n');
+}
+
+type SocketFacts = NonNullable<Extract<Descriptor, { kind: 'socket' }>['socket']>;
+
+/** The message, criu's words and the fix for a socket, by its kind: criu says different things. */
+function describeSocket(
+  s: SocketFacts | undefined,
+  inode: number,
+  shared: boolean,
+): Pick<Finding, 'message' | 'criuSays' | 'fix'> {
+  const where = shared ? 'is shared with processes outside the tree' : 'may lead outside the tree';
+  const keepOut =
+    'keep sockets out of the job (no inherited sockets; no connections to daemons); cryopipe run closes every inherited descriptor';
+  if (s?.family === 'tcp' || s?.family === 'tcp6') {
+    const ends = `${s.local.address}:${s.local.port} -> ${s.remote.address}:${s.remote.port}`;
+    return {
+      message: `a TCP connection (${ends}, ${s.state}, inode ${inode}) ${where}: a checkpoint would cut it, and the peer can't be restored with the job`,
+      criuSays: 'Connected TCP socket, consider using --tcp-established option.',
+      fix: 'close network connections before checkpointing (let the job read and write files, and move data over the network outside it); cryopipe does not checkpoint TCP connections',
+    };
+  }
+  if (s?.family === 'udp' || s?.family === 'udp6') {
+    return {
+      message: `a UDP socket (${s.local.address}:${s.local.port}, inode ${inode}) ${where}`,
+      fix: keepOut,
+    };
+  }
+  if (s?.family === 'unix') {
+    return {
+      message: `a unix socket (inode ${inode}${s.path ? `, ${s.path}` : ''}) ${where}`,
+      criuSays: 'unix: External socket is used. Consider using --ext-unix-sk option.',
+      fix: keepOut,
+    };
+  }
+  return {
+    message: `a ${s?.family ?? 'socket'} socket (inode ${inode}) ${where}`,
+    fix: keepOut,
+  };
 }

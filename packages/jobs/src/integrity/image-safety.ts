@@ -73,13 +73,19 @@ function isPreDumpLink(path: string, imagesDir: string): boolean {
 /**
  * criu creates images with its own modes (0644 here): take group and others'
  * access away from every file and directory under `dir`. Run on a fresh
- * checkpoint before it is renamed into place.
+ * checkpoint before it is renamed into place. A file already private is
+ * left alone: chmod(2) changes its ctime, part of the identity a restore
+ * checks (image-manifest.ts).
  */
 export function restrictToOwner(dir: string): void {
-  chmodSync(dir, lstatSync(dir).mode & 0o700);
+  const restrict = (p: string) => {
+    const mode = lstatSync(p).mode;
+    if ((mode & 0o7077) !== 0) chmodSync(p, mode & 0o700);
+  };
+  restrict(dir);
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
     if (entry.isDirectory()) restrictToOwner(p);
-    else if (!entry.isSymbolicLink()) chmodSync(p, lstatSync(p).mode & 0o700);
+    else if (!entry.isSymbolicLink()) restrict(p);
   }
 }

@@ -1,63 +1,150 @@
 import { resolve } from 'node:path';
-import { type FdSource, type PipeEdge, type PipelineSpec, stageLogName } from '@cryopipe/spawn';
+import {
+  type FdSource,
+  type PipeEdge,
+  type PipelineSpec,
+  type StageSpec,
+  stageLogName,
+} from '@cryopipe/spawn';
 import { type PipelineSyntax, PipelineSyntaxError } from './pipeline-syntax.ts';
 
 /**
- * Turns parsed pipeline syntax into a @cryopipe/spawn spec, with a shell's
- * meaning: a redirection of a stage's stdout (or stdin) replaces its pipe,
- * and `N>&M` copies what M is at that point. Defaults make the job dumpable
- * and inspectable: stdin from /dev/null, each stage's stderr in the job's
- * logs/ directory, the last stage's stdout in logs/stdout.log. The
- * environment is the caller's (a user running `cryopipe run` expects PATH,
- * HOME and friends), minus what ties the job to this terminal session.
+ * An open file description of a stage, as bash's fd table would hold it
+ * while it applies the stage's redirections in order.
  */
+type Description =
+  | { kind: 'pipe'; pipe: number; end: 'read' | 'write' }
+  | { kind: 'file'; path: string; mode: 'read' | 'truncate' | 'append' }
+  | { kind: 'null' };
+
+/** A redirection bash performs whose descriptor no fd holds in the end: the file is still created (and truncated). */
+export interface SideEffectOpen {
+  stage: number;
+  path: string;
+  mode: 'read' | 'truncate' | 'append';
+}
+
+export interface PipelinePlan {
+  spec: PipelineSpec;
+  /** Opens to perform before the stages start, in order (`cmd > a > b` still creates and truncates a). */
+  sideEffects: SideEffectOpen[];
+}
+
+/**
+ * Turns parsed pipeline syntax into a @cryopipe/spawn spec, with bash's
+ * meaning: each stage starts with fd 0 and fd 1 on its pipes, then applies its
+ * redirections left to right, each replacing one fd (`N>&M` copies what M is
+ * at that moment, so `2>&1 > f` sends stderr down the pipe and stdout to f).
+ * Defaults make the job dumpable and inspectable: stdin from /dev/null, each
+ * stage's stderr in the job's logs/ directory, the last stage's stdout in
+ * logs/stdout.log. The environment is the caller's (a user running
+ * `cryopipe run` expects PATH, HOME and friends), minus what ties the job to
+ * this terminal session.
+ */
+export function planPipeline(
+  syntax: PipelineSyntax,
+  opts: { cwd: string; logsDir: string; env: NodeJS.ProcessEnv },
+): PipelinePlan {
+  const last = syntax.stages.length - 1;
+  const sideEffects: SideEffectOpen[] = [];
+  const tables = syntax.stages.map((stage, i) => {
+    const table = new Map<number, Description>([
+      [0, i > 0 ? { kind: 'pipe', pipe: i - 1, end: 'read' } : { kind: 'null' }],
+      [1, i < last ? { kind: 'pipe', pipe: i, end: 'write' } : logFile(opts.logsDir, 'stdout.log')],
+      [2, logFile(opts.logsDir, stageLogName(i))],
+    ]);
+    const opened: (Description & { kind: 'file' })[] = [];
+    for (const r of stage.redirections) {
+      if (r.kind !== 'dup') {
+        const mode: SideEffectOpen['mode'] =
+          r.kind === 'read' ? 'read' : r.kind === 'append' ? 'append' : 'truncate';
+        const file = { kind: 'file' as const, path: resolve(opts.cwd, r.path), mode };
+        opened.push(file);
+        table.set(r.fd, file);
+        continue;
+      }
+      const copied = table.get(r.target);
+      if (copied === undefined) {
+        throw new PipelineSyntaxError(
+          `stage ${i + 1}: '${r.fd}>&${r.target}' copies fd ${r.target}, which is not open there (bash fails with "Bad file descriptor"); a stage starts with fds 0, 1 and 2 only`,
+          0,
+        );
+      }
+      table.set(r.fd, copied); // N>&N is a no-op, as in bash
+    }
+    const held = new Set(table.values());
+    for (const file of opened)
+      if (!held.has(file)) sideEffects.push({ stage: i, path: file.path, mode: file.mode });
+    return table;
+  });
+  const { stages, edges } = wire(syntax, tables);
+  return {
+    spec: {
+      stages,
+      linear: false,
+      edges,
+      env: sessionFreeEnv(opts.env),
+      cwd: opts.cwd,
+      stdin: { type: 'null' },
+      stdout: { type: 'file', path: resolve(opts.logsDir, 'stdout.log'), mode: 'truncate' },
+    },
+    sideEffects,
+  };
+}
+
+/** The spawn spec alone (see planPipeline, which also lists the opens bash does for their side effect). */
 export function toSpawnSpec(
   syntax: PipelineSyntax,
   opts: { cwd: string; logsDir: string; env: NodeJS.ProcessEnv },
 ): PipelineSpec {
-  const redirected = syntax.stages.map((s) => new Set(s.redirections.map((r) => r.fd)));
-  const stages = syntax.stages.map((stage, i) => {
+  return planPipeline(syntax, opts).spec;
+}
+
+function logFile(logsDir: string, name: string): Description {
+  return { kind: 'file', path: resolve(logsDir, name), mode: 'truncate' };
+}
+
+/**
+ * Each description becomes one source at the lowest fd holding it, every
+ * other fd holding it a dup of that one; pipe ends become edges.
+ */
+function wire(
+  syntax: PipelineSyntax,
+  tables: Map<number, Description>[],
+): { stages: StageSpec[]; edges: PipeEdge[] } {
+  const pipeEnds = new Map<string, { stage: number; fd: number }>();
+  const stages = tables.map((table, i) => {
     const fds: Record<number, FdSource> = {};
-    if (!redirected[i]!.has(2)) {
-      fds[2] = { type: 'file', path: resolve(opts.logsDir, stageLogName(i)), mode: 'truncate' };
-    }
-    stage.redirections.forEach((r, k) => {
-      if (r.kind === 'dup') {
-        // A later redirection of the copied fd would change what a shell copied here.
-        if (stage.redirections.slice(k + 1).some((later) => later.fd === r.target)) {
-          throw new PipelineSyntaxError(
-            `stage ${i + 1}: '${r.fd}>&${r.target}' comes before a redirection of fd ${r.target}; write the redirection of ${r.target} first, as in '> out.log 2>&1'`,
-            0,
-          );
-        }
-        fds[r.fd] = { type: 'dup', fd: r.target };
-      } else {
-        const mode = r.kind === 'read' ? 'read' : r.kind === 'append' ? 'append' : 'truncate';
-        fds[r.fd] = { type: 'file', path: resolve(opts.cwd, r.path), mode };
+    const primary = new Map<Description, number>();
+    for (const [fd, d] of [...table.entries()].sort((a, b) => a[0] - b[0])) {
+      const first = primary.get(d);
+      if (first !== undefined) {
+        fds[fd] = { type: 'dup', fd: first };
+        continue;
       }
-    });
-    return { argv: stage.argv, fds };
+      primary.set(d, fd);
+      if (d.kind === 'pipe') pipeEnds.set(`${d.pipe}:${d.end}`, { stage: i, fd });
+      else if (d.kind === 'null') fds[fd] = devNull(fd, 'read');
+      else fds[fd] = { type: 'file', path: d.path, mode: d.mode };
+    }
+    return { argv: syntax.stages[i]!.argv, fds };
   });
-  // Pipes between neighbours, except where a redirection took the pipe's place;
-  // the reader then gets /dev/null, as an empty pipe would give it.
   const edges: PipeEdge[] = [];
-  for (let i = 0; i + 1 < stages.length; i++) {
-    const writerTaken = redirected[i]!.has(1);
-    const readerTaken = redirected[i + 1]!.has(0);
-    if (!writerTaken && !readerTaken)
-      edges.push({ from: { stage: i, fd: 1 }, to: { stage: i + 1, fd: 0 } });
-    else if (!readerTaken) stages[i + 1]!.fds[0] = { type: 'null' };
-    else if (!writerTaken) stages[i]!.fds[1] = { type: 'null' };
+  for (let p = 0; p + 1 < tables.length; p++) {
+    const from = pipeEnds.get(`${p}:write`);
+    const to = pipeEnds.get(`${p}:read`);
+    // A pipe end nobody holds any more (a redirection replaced it): bash's
+    // pipe still exists with that end closed, so the writer gets SIGPIPE and
+    // the reader EOF; spawn wires such a one-ended pipe the same way.
+    if (from || to) edges.push({ ...(from ? { from } : {}), ...(to ? { to } : {}) });
   }
-  return {
-    stages,
-    linear: false,
-    edges,
-    env: sessionFreeEnv(opts.env),
-    cwd: opts.cwd,
-    stdin: { type: 'null' },
-    stdout: { type: 'file', path: resolve(opts.logsDir, 'stdout.log'), mode: 'truncate' },
-  };
+  return { stages, edges };
+}
+
+/** /dev/null open the way the replaced descriptor was (spawn's 'null' reads at fd 0, writes elsewhere). */
+function devNull(fd: number, access: 'read' | 'write'): FdSource {
+  if ((fd === 0) === (access === 'read')) return { type: 'null' };
+  return { type: 'file', path: '/dev/null', mode: access === 'read' ? 'read' : 'write' };
 }
 
 /** Variables that point at this login's terminal or agents; a restored job must not depend on them. */

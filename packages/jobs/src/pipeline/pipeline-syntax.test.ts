@@ -69,8 +69,45 @@ describe('parsePipelineString', () => {
     ]);
   });
 
+  it('follows bash on backslash-newline, comments and newlines after |', () => {
+    const argvs = (input: string) => parsePipelineString(input).stages.map((s) => s.argv);
+    expect(argvs('ec\\\nho a\\\nb "c\\\nd" \'e\\\nf\'')).toEqual([['echo', 'ab', 'cd', 'e\\\nf']]);
+    expect(argvs('a x#y "#q" # comment | b\n')).toEqual([['a', 'x#y', '#q']]);
+    expect(argvs('a # a comment ends at the newline \\\n')).toEqual([['a']]);
+    expect(argvs('\n a |\n\n # why\n b \n\n')).toEqual([['a'], ['b']]);
+    expect(argvs('a 2\\\n>f')).toEqual([['a']]);
+    expect(parsePipelineString('a 2\\\n>f').stages[0]!.redirections).toEqual([
+      { fd: 2, kind: 'write', path: 'f' },
+    ]);
+  });
+
+  it("reads '&> f' and '&>> f' as bash does: stdout to f, then 2>&1", () => {
+    for (const [input, kind] of [
+      ['a &> f', 'write'],
+      ['a &>>f', 'append'],
+    ] as const) {
+      expect(parsePipelineString(input).stages[0]!.redirections).toEqual([
+        { fd: 1, kind, path: 'f' },
+        { fd: 2, kind: 'dup', target: 1 },
+      ]);
+    }
+    expect(parsePipelineArgv(['a', '&>', 'f']).stages[0]!.redirections).toHaveLength(2);
+  });
+
   it.each([
     ['', /empty pipeline/],
+    ['# just a comment', /empty pipeline/],
+    ['a\nb', /newline outside quotes \(at character 2\) separates commands, like ';'/],
+    ['a > \n f', /newline outside quotes/],
+    ['a 2>&-', /closing or moving a descriptor/],
+    ['a >& f', /'>& FILE' at character 3 is not supported: write '&> FILE'/],
+    ['a 2>&1-', /closing or moving a descriptor/],
+    ['a 2>& -', /closing a descriptor/],
+    ['a 2>&1x', /must end the word/],
+    ["a $'x'", /quoting form '\$''/],
+    ['a "$(b)"', /command substitution/],
+    ['a "`b`"', /command substitution/],
+    ['a b$(c)', /command substitution/],
     ['   ', /empty pipeline/],
     ['a | | b', /stage 2 has no command/],
     ['a |', /stage 2 has no command/],

@@ -50,9 +50,11 @@ export class PipelineSyntaxError extends Error {
 
 type Token =
   | { type: 'word'; value: string; pos: number }
-  | { type: 'op'; value: string; pos: number };
+  | { type: 'op'; value: string; pos: number }
+  /** An unquoted newline: bash's command separator. */
+  | { type: 'newline'; value: '\n'; pos: number };
 
-const OPERATOR = /^\d*(?:[<>]&\d*|>>|[<>])$|^\|$/;
+const OPERATOR = /^\d*(?:[<>]&\d*|>>|[<>])$|^\|$|^&>>?$/;
 const UNSUPPORTED = new Map<string, string>(
   Object.entries({
     ';': "';' (sequencing) is not supported: run one pipeline per job",
@@ -69,60 +71,155 @@ const UNSUPPORTED = new Map<string, string>(
   }),
 );
 
-/** The operator starting `rest`, if any: a redirection (with its fd numbers glued on) or a control operator. */
-function operatorAt(rest: string): string | undefined {
+/** The operator starting at `i`, if any: a redirection (with its fd numbers glued on) or a control operator. */
+function operatorAt(text: string, i: number): string | undefined {
+  const rest = text.slice(i, i + 32);
   const redirection = /^\d*(?:<>|>\||[<>]&\d*|<<|>>|[<>])/.exec(rest);
   if (redirection) return redirection[0];
-  return /^(?:\|\||\|&|&&|[|&;()`])/.exec(rest)?.[0];
+  return /^(?:\|\||\|&|&>>|&>|&&|[|&;()`])/.exec(rest)?.[0];
 }
 
-/** Splits a pipeline string into words and operators, honouring quotes. */
-function tokenize(input: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
+/** Characters that end a word outside quotes (and after which a new word starts). */
+const BREAK = ' \t\n|&;<>()`';
+
+/**
+ * Removes every backslash-newline outside single quotes and outside
+ * comments, as bash does before it splits words (line continuation; also
+ * inside double quotes). `origin[k]` is the input offset of output char k,
+ * so errors can point into what the user typed.
+ */
+function joinContinuations(input: string): { text: string; origin: number[] } {
+  let text = '';
+  const origin: number[] = [];
+  const emit = (from: number, to: number) => {
+    for (let k = from; k < to; k++) origin.push(k);
+    text += input.slice(from, to);
+  };
   const n = input.length;
+  let wordStart = true;
+  let i = 0;
   while (i < n) {
     const c = input[i]!;
-    if (c === ' ' || c === '\t' || c === '\n') {
+    if (c === '\\') {
+      // A backslash-newline vanishes; any other escape is kept for the tokenizer.
+      if (input[i + 1] !== '\n') {
+        emit(i, Math.min(i + 2, n));
+        wordStart = false;
+      }
+      i += 2;
+      continue;
+    }
+    if (c === "'") {
+      const end = input.indexOf("'", i + 1);
+      const stop = end < 0 ? n : end + 1;
+      emit(i, stop);
+      i = stop;
+      wordStart = false;
+      continue;
+    }
+    if (c === '"') {
+      let j = i + 1;
+      emit(i, j);
+      while (j < n && input[j] !== '"') {
+        if (input[j] === '\\' && input[j + 1] === '\n') j += 2;
+        else {
+          const step = input[j] === '\\' ? Math.min(2, n - j) : 1;
+          emit(j, j + step);
+          j += step;
+        }
+      }
+      emit(j, Math.min(j + 1, n));
+      i = j + 1;
+      wordStart = false;
+      continue;
+    }
+    if (c === '#' && wordStart) {
+      // A comment runs to the end of the line; a backslash does not continue it.
+      const end = input.indexOf('\n', i);
+      const stop = end < 0 ? n : end;
+      emit(i, stop);
+      i = stop;
+      continue;
+    }
+    emit(i, i + 1);
+    wordStart = BREAK.includes(c);
+    i++;
+  }
+  return { text, origin };
+}
+
+/** Splits a pipeline string into words, operators and newlines, honouring quotes and comments. */
+function tokenize(input: string): Token[] {
+  const { text, origin } = joinContinuations(input);
+  const at = (k: number) => origin[k] ?? input.length;
+  const fail = (message: string, k: number): never => {
+    throw new PipelineSyntaxError(`${message} (at character ${at(k) + 1})`, at(k));
+  };
+  const tokens: Token[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t') {
       i++;
       continue;
     }
-    const start = i;
-    const rest = input.slice(i);
-    const op = operatorAt(rest);
-    if (op !== undefined) {
-      const problem = UNSUPPORTED.get(op.replace(/^\d+/, ''));
-      if (problem) throw new PipelineSyntaxError(`${problem} (at character ${start + 1})`, start);
-      tokens.push({ type: 'op', value: op, pos: start });
-      i += op.length;
+    if (c === '\n') {
+      tokens.push({ type: 'newline', value: '\n', pos: at(i) });
+      i++;
       continue;
     }
-    if (rest.startsWith('$(')) {
-      throw new PipelineSyntaxError(
-        `command substitution '$(' is not supported: nothing is expanded (at character ${i + 1})`,
-        i,
-      );
+    if (c === '#') {
+      // bash's rule: '#' starting a word begins a comment that runs to the end of the line.
+      const end = text.indexOf('\n', i);
+      i = end < 0 ? n : end;
+      continue;
+    }
+    const start = i;
+    const op = operatorAt(text, i);
+    if (op !== undefined) {
+      const problem = UNSUPPORTED.get(op.replace(/^\d+/, ''));
+      if (problem) fail(problem, start);
+      if (/[<>]&\d*$/.test(op)) {
+        const next = text[i + op.length];
+        if (next === '-')
+          fail(
+            `closing or moving a descriptor ('${op}-') is not supported: every stage keeps fds 0, 1 and 2`,
+            start,
+          );
+        if (/\d$/.test(op) && next !== undefined && !BREAK.includes(next))
+          fail(`in '${op}${next}…' the descriptor number after '&' must end the word`, start);
+      }
+      tokens.push({ type: 'op', value: op, pos: at(start) });
+      i += op.length;
+      continue;
     }
     // A word: runs until unquoted whitespace or an operator character.
     let word = '';
     while (i < n) {
-      const ch = input[i]!;
-      if (ch === ' ' || ch === '\t' || ch === '\n' || '|&;<>()`'.includes(ch)) break;
+      const ch = text[i]!;
+      if (BREAK.includes(ch)) break;
+      if (ch === '$' && '("\''.includes(text[i + 1] ?? '')) {
+        const what =
+          text[i + 1] === '(' ? "command substitution '$('" : `the quoting form '$${text[i + 1]}'`;
+        fail(`${what} is not supported: nothing is expanded`, i);
+      }
       if (ch === "'") {
-        const end = input.indexOf("'", i + 1);
-        if (end < 0)
-          throw new PipelineSyntaxError(`unterminated single quote at character ${i + 1}`, i);
-        word += input.slice(i + 1, end);
+        const end = text.indexOf("'", i + 1);
+        if (end < 0) fail('unterminated single quote', i);
+        word += text.slice(i + 1, end);
         i = end + 1;
       } else if (ch === '"') {
         let j = i + 1;
         for (;;) {
-          if (j >= n)
-            throw new PipelineSyntaxError(`unterminated double quote at character ${i + 1}`, i);
-          const d = input[j]!;
+          if (j >= n) fail('unterminated double quote', i);
+          const d = text[j]!;
           if (d === '"') break;
-          if (d === '\\' && j + 1 < n && '"\\$'.includes(input[j + 1]!)) {
-            word += input[j + 1];
+          if (d === '`' || (d === '$' && text[j + 1] === '(')) {
+            fail('command substitution is not supported, even in double quotes', j);
+          }
+          if (d === '\\' && j + 1 < n && '"\\$`'.includes(text[j + 1]!)) {
+            word += text[j + 1];
             j += 2;
           } else {
             word += d;
@@ -131,17 +228,41 @@ function tokenize(input: string): Token[] {
         }
         i = j + 1;
       } else if (ch === '\\') {
-        if (i + 1 >= n) throw new PipelineSyntaxError(`a trailing backslash escapes nothing`, i);
-        word += input[i + 1];
+        if (i + 1 >= n) fail('a trailing backslash escapes nothing', i);
+        word += text[i + 1];
         i += 2;
       } else {
         word += ch;
         i++;
       }
     }
-    tokens.push({ type: 'word', value: word, pos: start });
+    tokens.push({ type: 'word', value: word, pos: at(start) });
   }
-  return tokens;
+  return withoutNewlines(tokens);
+}
+
+/**
+ * bash reads a newline as a command separator, except right after '|'
+ * (the pipeline goes on) and on empty lines. One pipeline per job: a newline
+ * that would start a second command is refused, like ';'.
+ */
+function withoutNewlines(tokens: Token[]): Token[] {
+  const out: Token[] = [];
+  for (const [k, t] of tokens.entries()) {
+    if (t.type !== 'newline') {
+      out.push(t);
+      continue;
+    }
+    const before = out.at(-1);
+    const after = tokens.slice(k + 1).find((u) => u.type !== 'newline');
+    if (before === undefined || after === undefined) continue;
+    if (before.type === 'op' && before.value === '|') continue;
+    throw new PipelineSyntaxError(
+      `a newline outside quotes (at character ${t.pos + 1}) separates commands, like ';': that is not supported; run one pipeline per job (a newline right after '|' is fine, and a backslash at the end of a line continues it)`,
+      t.pos,
+    );
+  }
+  return out;
 }
 
 /** Parses one pipeline string, e.g. `ffmpeg -i in.mkv -f yuv4mpegpipe - | aomenc - -o out.ivf 2> enc.log`. */
@@ -204,6 +325,16 @@ function build(tokens: Token[], where: (t: Token) => string): PipelineSyntax {
       finish(t);
       continue;
     }
+    if (t.value === '&>' || t.value === '&>>') {
+      // bash's '&> FILE' is '> FILE 2>&1' ('&>> FILE': '>> FILE 2>&1').
+      const path = fileAfter(tokens, k, where);
+      k++;
+      current.redirections.push(
+        { fd: 1, kind: t.value === '&>' ? 'write' : 'append', path },
+        { fd: 2, kind: 'dup', target: 1 },
+      );
+      continue;
+    }
     const m = /^(\d*)(>>|>&|<&|>|<)(\d*)$/.exec(t.value);
     if (!m) throw new PipelineSyntaxError(`unknown operator '${t.value}' ${where(t)}`, t.pos);
     const [, fdText = '', op = '', glued = ''] = m;
@@ -213,9 +344,22 @@ function build(tokens: Token[], where: (t: Token) => string): PipelineSyntax {
       let targetText = glued;
       if (targetText === '') {
         const next = tokens[k + 1];
+        if (next?.type === 'word' && next.value === '-') {
+          throw new PipelineSyntaxError(
+            `closing a descriptor ('${t.value}-') is not supported ${where(t)}: every stage gets fds 0, 1 and 2`,
+            t.pos,
+          );
+        }
+        if (op === '>&' && fdText === '' && next?.type === 'word' && !/^\d+-?$/.test(next.value)) {
+          // bash reads '>& FILE' as '&> FILE', but unquotes FILE twice: refused, not imitated.
+          throw new PipelineSyntaxError(
+            `'>& FILE' ${where(t)} is not supported: write '&> FILE' (or '> FILE 2>&1')`,
+            t.pos,
+          );
+        }
         if (next?.type !== 'word' || !/^\d+$/.test(next.value)) {
           throw new PipelineSyntaxError(
-            `'${t.value}' ${where(t)} needs a descriptor number, as in 2>&1`,
+            `'${t.value}' ${where(t)} needs a descriptor number, as in 2>&1${next?.type === 'word' && /^\d+-$/.test(next.value) ? " (moving a descriptor with 'N>&M-' is not supported)" : ''}`,
             t.pos,
           );
         }
@@ -229,14 +373,21 @@ function build(tokens: Token[], where: (t: Token) => string): PipelineSyntax {
     if (glued !== '') {
       throw new PipelineSyntaxError(`unexpected '${glued}' after '${op}' ${where(t)}`, t.pos);
     }
-    const next = tokens[k + 1];
-    if (next?.type !== 'word' || next.value === '') {
-      throw new PipelineSyntaxError(`'${t.value}' ${where(t)} needs a file name after it`, t.pos);
-    }
+    const path = fileAfter(tokens, k, where);
     k++;
     const kind = op === '<' ? 'read' : op === '>>' ? 'append' : 'write';
-    current.redirections.push({ fd, kind, path: next.value });
+    current.redirections.push({ fd, kind, path });
   }
   finish(tokens.at(-1));
   return { stages };
+}
+
+/** The file name after the redirection at `tokens[k]`. */
+function fileAfter(tokens: Token[], k: number, where: (t: Token) => string): string {
+  const t = tokens[k]!;
+  const next = tokens[k + 1];
+  if (next?.type !== 'word' || next.value === '') {
+    throw new PipelineSyntaxError(`'${t.value}' ${where(t)} needs a file name after it`, t.pos);
+  }
+  return next.value;
 }

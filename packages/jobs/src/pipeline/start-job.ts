@@ -1,9 +1,10 @@
+import { closeSync, constants, existsSync, fchmodSync, openSync } from 'node:fs';
 import { currentUmask, spawnPipeline } from '@cryopipe/spawn';
 import { JobError } from '../errors.ts';
 import { startPeriodicCheckpointer } from '../schedule/periodic-checkpointer.ts';
 import type { JobRecord, JobSchedule, JobStore } from '../store/job-store.ts';
 import { preflightPipeline } from './pipeline-preflight.ts';
-import { sessionFreeEnv, toSpawnSpec } from './pipeline-spec.ts';
+import { planPipeline, type SideEffectOpen, sessionFreeEnv } from './pipeline-spec.ts';
 import { parsePipelineArgv, parsePipelineString } from './pipeline-syntax.ts';
 
 export interface StartJobOptions {
@@ -68,14 +69,15 @@ export async function startJob(store: JobStore, opts: StartJobOptions): Promise<
   const id = store.create(opts.name);
   let handle: Awaited<ReturnType<typeof spawnPipeline>>;
   try {
-    const spec = {
-      ...toSpawnSpec(syntax, { cwd, logsDir: store.logsDir(id), env: callerEnv }),
-      umask,
-    };
-    handle = await spawnPipeline(spec, {
-      runDir: store.runDir(id),
-      pidNamespace: pidNamespace ? 'auto' : false,
-    });
+    const plan = planPipeline(syntax, { cwd, logsDir: store.logsDir(id), env: callerEnv });
+    openForSideEffects(plan.sideEffects, umask);
+    handle = await spawnPipeline(
+      { ...plan.spec, umask },
+      {
+        runDir: store.runDir(id),
+        pidNamespace: pidNamespace ? 'auto' : false,
+      },
+    );
   } catch (err) {
     store.remove(id); // nothing started: leave no half-made job behind
     throw err;
@@ -107,4 +109,28 @@ export async function startJob(store: JobStore, opts: StartJobOptions): Promise<
 /** An argv word as a shell would need it quoted, for display only. */
 function quoteForDisplay(arg: string): string {
   return /^[\w@%+=:,./|<>&-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The opens bash performs for redirections that a later one of the same fd
+ * replaced (`cmd > a > b` creates and truncates a; `>> a` creates it), with
+ * the stages' umask, as the stage itself would have created the file.
+ */
+function openForSideEffects(opens: readonly SideEffectOpen[], umask: number): void {
+  for (const { path, mode } of opens) {
+    const flags =
+      mode === 'read'
+        ? constants.O_RDONLY
+        : constants.O_WRONLY |
+          constants.O_CREAT |
+          (mode === 'append' ? constants.O_APPEND : constants.O_TRUNC);
+    const created = mode !== 'read' && !existsSync(path);
+    const fd = openSync(path, flags, 0o666 & ~umask);
+    try {
+      // openSync applies this process's umask too; the file gets the stages' one.
+      if (created) fchmodSync(fd, 0o666 & ~umask);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }

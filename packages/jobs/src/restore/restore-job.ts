@@ -2,6 +2,7 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RestoreResult } from '@cryopipe/criu-client';
 import { isAdopted, restoreUnderKeeper } from '../adopt/adopted-job.ts';
+import { importedOutputMoves, readImportRecord } from '../archive/imported-job.ts';
 import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
 import {
   assertCheckpointOf,
@@ -11,9 +12,10 @@ import {
 import { JobError } from '../errors.ts';
 import { faultPoint } from '../fault-point.ts';
 import { type FileCheck, reconcileFiles } from '../integrity/file-state.ts';
-import { assertImagesIntact } from '../integrity/image-manifest.ts';
+import { type Verification, verifyImages } from '../integrity/image-manifest.ts';
 import { assertImagesPrivate } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
+import { machineId } from '../machine/machine-id.ts';
 import { noProgress, type Progress } from '../progress.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import {
@@ -51,6 +53,8 @@ export interface RestoreOptions {
   pidWaitMs?: number;
   /** How long to wait for another operation on the job to finish; 0 (default) fails at once. */
   lockWaitMs?: number;
+  /** Hash every image's content even when their identities say they are unchanged. */
+  verify?: boolean;
   /** Receives one line per step of long work. */
   onProgress?: Progress;
 }
@@ -67,6 +71,13 @@ export interface RestoreOutcome {
   /** Files the restored tree finds at another path than in the images. */
   moved: { from: string; to: string }[];
   stats: RestoreResult['stats'];
+  /**
+   * How the images were proved intact: 'identity' (each image is the very
+   * file whose content was hashed at the checkpoint, unchanged since: a stat
+   * each) or 'content' (every image re-hashed: after an import, a changed
+   * identity, or `verify`).
+   */
+  verified: Verification;
 }
 
 /**
@@ -97,7 +108,13 @@ export async function restoreJob(
     const fresh = store.load(job.id); // a restore that just finished changed the root pid
     if (copying) assertCopyable(fresh);
     else assertNotRunning(store, fresh);
-    const { number, imagesDir, cp } = verifiedCheckpoint(store, fresh, options.from, progress);
+    const { number, imagesDir, cp, verified } = await verifiedCheckpoint(
+      store,
+      fresh,
+      options.from,
+      Boolean(options.verify),
+      progress,
+    );
     faultPoint('restore:verified');
     if (copying && cp.jobDir === undefined) {
       // Its launcher predates RUN_DIR_FD and writes its status by path.
@@ -119,6 +136,10 @@ export async function restoreJob(
         ? { outputDir: options.outputDir ?? join(store.jobDir(target.id), 'outputs') }
         : {}),
     });
+    // An imported job whose outputs were not put at their recorded paths.
+    const imported = importedOutputMoves(store.jobDir(fresh.id), cp.files);
+    if (!copying) moves.push(...imported);
+    const importedAt = new Map(imported.map((m) => [m.from, m.to]));
     if (copy) {
       // Where its outputs are, for `ps` until the copy has checkpoints of its own.
       const outputs = moves
@@ -129,7 +150,8 @@ export async function restoreJob(
       // The copy starts from the original's files as they were at the checkpoint.
       for (const move of moves) {
         if (!move.record) continue;
-        const current = relocatedPath(move.from, fromJobDir, store.jobDir(fresh.id));
+        const current =
+          importedAt.get(move.from) ?? relocatedPath(move.from, fromJobDir, store.jobDir(fresh.id));
         if (move.record.size > 0)
           progress(
             `copying the checkpointed ${move.record.size} bytes of ${current} to ${move.to}…`,
@@ -140,8 +162,17 @@ export async function restoreJob(
       copyRunFiles(store.runDir(fresh.id), store.runDir(copy.id));
     }
     const movedTo = new Map(moves.map((m) => [m.from, m.to]));
+    // Inodes identify a file only where the checkpoint was taken, and only
+    // for files that were not written anew (a copy's outputs, an import's).
+    const relocated = new Set(movedTo.values());
+    const sameMachine = cp.machineId !== undefined && cp.machineId === machineId();
+    const wasImported = readImportRecord(store.jobDir(fresh.id)) !== undefined;
     const files = reconcileFiles(
       cp.files.map((f) => ({ ...f, path: movedTo.get(f.path) ?? f.path })),
+      {
+        sameFile: (path) => sameMachine && !wasImported && !relocated.has(path),
+        inputs: cp.inputs ?? [],
+      },
     );
     for (const c of files)
       if (c.action === 'truncate')
@@ -188,6 +219,7 @@ export async function restoreJob(
       files,
       moved: moves.map(({ from, to }) => ({ from, to })),
       stats: result.stats,
+      verified,
     };
   } finally {
     if (copy && !restored) {
@@ -234,6 +266,8 @@ async function runRestore(
             imagesDir,
             workDir,
             logFile: 'restore.log',
+            // Without it criu silently drops file locks a checkpoint saved; with none saved it does nothing.
+            fileLocks: true,
             ...(fds.inheritFd.length ? { inheritFd: fds.inheritFd } : {}),
           },
           { postResume: () => faultPoint('restore:criu-running') },
@@ -257,12 +291,13 @@ async function runRestore(
  * The checkpoint to restore (the newest unless `from`), checked before
  * anything changes: private images, this job's, exactly as written.
  */
-function verifiedCheckpoint(
+async function verifiedCheckpoint(
   store: JobStore,
   job: JobRecord,
   from: number | undefined,
+  verify: boolean,
   progress: Progress,
-): { number: number; imagesDir: string; cp: CheckpointMeta } {
+): Promise<{ number: number; imagesDir: string; cp: CheckpointMeta; verified: Verification }> {
   // By directory name, not by what each checkpoint.json says: a directory
   // copied in from elsewhere must not pass for another checkpoint.
   const numbers = checkpointNumbers(store.checkpointsDir(job.id));
@@ -285,9 +320,15 @@ function verifiedCheckpoint(
   assertImagesPrivate(imagesDir, store.home);
   const cp = readCheckpointMeta(imagesDir);
   assertCheckpointOf(cp, job.id, number, imagesDir);
+  // Unchanged identities prove the images are the files hashed at the
+  // checkpoint; an imported checkpoint (new inodes anyway) or --verify reads
+  // every byte again.
+  const imported = (cp as { importedFrom?: unknown }).importedFrom !== undefined;
   progress(`checking the images of checkpoint ${number}…`);
-  assertImagesIntact(imagesDir, cp.images!);
-  return { number, imagesDir, cp };
+  const verified = await verifyImages(imagesDir, cp.images!, { content: verify || imported });
+  if (verified === 'content')
+    progress(`checked the content of every image of checkpoint ${number}`);
+  return { number, imagesDir, cp, verified };
 }
 
 /**

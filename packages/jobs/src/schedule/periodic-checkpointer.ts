@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkpointJob } from '../checkpoint/checkpoint-job.ts';
@@ -9,10 +9,10 @@ import { formatBytes, formatDuration } from '../format.ts';
 import { openCriu } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
 import { mkdirPrivate } from '../store/home.ts';
-import { type JobStore, writeJsonAtomic } from '../store/job-store.ts';
+import { type JobSchedule, type JobStore, writeJsonAtomic } from '../store/job-store.ts';
 import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
-import { formatInterval } from './schedule-duration.ts';
+import { DEFAULT_KEEP, formatInterval } from './schedule-duration.ts';
 
 /** What the background checkpointer of a job last did, for `ps` and for people reading the job dir. */
 export interface CheckpointerState {
@@ -138,6 +138,14 @@ export async function runPeriodicCheckpointer(
       if (liveRoot(store, job) === undefined) return log(`job ${id} is not running; exiting`);
       if (Date.now() < next) continue;
       next = Date.now() + job.schedule.everyMs;
+      const short = spaceShortage(store, id, job.schedule);
+      if (short) {
+        // Skipped, not failed: the job runs on and the next tick looks again.
+        state.lastError = { at: new Date().toISOString(), message: short };
+        log(`checkpoint skipped: ${short}`);
+        save();
+        continue;
+      }
       try {
         const { record } = await checkpointJob(store, job, {
           leaveRunning: true,
@@ -156,13 +164,10 @@ export async function runPeriodicCheckpointer(
             `${record.frozenMs !== undefined ? formatDuration(record.frozenMs) : '?'}, ` +
             `${formatDuration(record.dumpMs)} in all; next in ${formatInterval(job.schedule.everyMs)}`,
         );
-        if (job.schedule.keep !== undefined) {
-          const removed = await applyRetention(store, id, job.schedule.keep, {
-            lockWaitMs: LOCK_WAIT_MS,
-          });
-          if (removed.length)
-            log(`removed checkpoints ${removed.join(', ')} (keep ${job.schedule.keep})`);
-        }
+        // Schedules made before there was a default keep get it too.
+        const keep = job.schedule.keep ?? DEFAULT_KEEP;
+        const removed = await applyRetention(store, id, keep, { lockWaitMs: LOCK_WAIT_MS });
+        if (removed.length) log(`removed checkpoints ${removed.join(', ')} (keep ${keep})`);
       } catch (err) {
         // The job keeps running after a failed checkpoint; try again next time.
         state.lastError = { at: new Date().toISOString(), message: (err as Error).message };
@@ -173,6 +178,40 @@ export async function runPeriodicCheckpointer(
   } finally {
     release();
   }
+}
+
+/** Free space wanted beyond the size of the last checkpoint: criu's logs, metadata, growth. */
+const SPACE_MARGIN_BYTES = 64 * 2 ** 20;
+
+/**
+ * Why the next checkpoint would not fit, or undefined. It is expected to be
+ * about as large as the last one (plus a margin: a tenth, at least 64 MiB),
+ * and needs that much in the job store and in the staging directory; the
+ * oldest checkpoint is only removed after the new one is complete. Without
+ * a previous checkpoint there is nothing to go by: the first one is tried.
+ */
+export function spaceShortage(
+  store: JobStore,
+  id: string,
+  schedule: JobSchedule,
+): string | undefined {
+  const last = store.checkpoints(id).at(-1);
+  if (!last) return undefined;
+  const need = last.imageBytes + Math.max(SPACE_MARGIN_BYTES, last.imageBytes / 10);
+  for (const dir of [store.checkpointsDir(id), schedule.stagingDir]) {
+    if (dir === undefined) continue;
+    let free: number;
+    try {
+      const fs = statfsSync(dir);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      continue; // checkpointJob reports a missing directory itself
+    }
+    if (free < need) {
+      return `only ${formatBytes(free)} free in ${dir}, and checkpoint ${last.number} took ${formatBytes(last.imageBytes)}: the next one needs about ${formatBytes(need)}; free space or lower --keep`;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { JobError } from '../errors.ts';
 import { requireRoot } from '../machine/criu.ts';
 import type { JobRecord } from '../store/job-store.ts';
-import { parseDuration, parseKeep } from './schedule-duration.ts';
+import { DEFAULT_KEEP, parseDuration, parseKeep } from './schedule-duration.ts';
 
 /**
  * `--checkpoint-every D [--keep N] [--staging-dir DIR]` (run) or `--every D …`
@@ -22,11 +22,11 @@ export function parseSchedule(
     return undefined;
   }
   const everyMs = parseDuration(String(values.every), everyFlag);
-  const keep = values.keep === undefined ? undefined : parseKeep(String(values.keep));
+  const keep = values.keep === undefined ? DEFAULT_KEEP : parseKeep(String(values.keep));
   requireRoot('periodic checkpoints');
   return {
     everyMs,
-    ...(keep ? { keep } : {}),
+    keep,
     ...(values.stagingDir === undefined ? {} : { stagingDir: resolve(String(values.stagingDir)) }),
   };
 }

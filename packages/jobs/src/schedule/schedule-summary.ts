@@ -1,6 +1,6 @@
 import type { JobRecord, JobStore } from '../store/job-store.ts';
 import { runningCheckpointer } from './periodic-checkpointer.ts';
-import { formatInterval } from './schedule-duration.ts';
+import { DEFAULT_KEEP, formatInterval } from './schedule-duration.ts';
 
 export interface ScheduleSummary {
   everyMs: number;
@@ -15,7 +15,8 @@ export interface ScheduleSummary {
 export function scheduleSummary(store: JobStore, job: JobRecord): ScheduleSummary | undefined {
   if (!job.schedule) return undefined;
   const pid = runningCheckpointer(store, job.id);
-  const keep = job.schedule.keep;
+  // Schedules made before there was a default keep get it too (the checkpointer applies it).
+  const keep = job.schedule.keep ?? DEFAULT_KEEP;
   return {
     everyMs: job.schedule.everyMs,
     ...(keep ? { keep } : {}),

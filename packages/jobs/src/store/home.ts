@@ -1,6 +1,7 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { JobError } from '../errors.ts';
 
 /**
  * Where jobs live: CRYOPIPE_HOME, else /var/lib/cryopipe for root, else
@@ -28,5 +29,54 @@ export function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false;
+  }
+}
+
+/**
+ * The real path of `path`, resolved once: symlinks in the part that exists
+ * are followed, the rest (not created yet) is appended as it is. Launchers
+ * hold their run directory by its real path, so the store must name it so.
+ */
+export function realPathOf(path: string): string {
+  const absolute = resolve(path);
+  try {
+    return realpathSync(absolute);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(absolute) === absolute)
+      return absolute;
+    return join(realPathOf(dirname(absolute)), basename(absolute));
+  }
+}
+
+/**
+ * Why a directory that holds jobs or locks is unsafe, or undefined when it
+ * is a directory of ours (or root's) that nobody else can write. Another
+ * user who can write it could swap job directories, plant checkpoints (run
+ * as root on restore) or take locks.
+ */
+export function unsafeDirectoryReason(path: string, followLinks = false): string | undefined {
+  const uid = process.geteuid?.() ?? 0;
+  const st = followLinks ? statSync(path) : lstatSync(path);
+  if (!st.isDirectory()) return 'is not a directory';
+  if (st.uid !== uid && st.uid !== 0)
+    return `is owned by uid ${st.uid}, not by you (uid ${uid}) or root`;
+  if ((st.mode & 0o022) !== 0) {
+    const who = [st.mode & 0o020 ? 'its group' : '', st.mode & 0o002 ? 'others' : '']
+      .filter(Boolean)
+      .join(' and ');
+    return `can be written by ${who} (mode ${(st.mode & 0o7777).toString(8)})`;
+  }
+  return undefined;
+}
+
+/** Refuses (REFUSED, exit 6) a home or jobs/ directory that another user owns or can write. */
+export function assertPrivateHome(path: string, what: string): void {
+  const reason = unsafeDirectoryReason(path, true);
+  if (reason) {
+    throw new JobError(
+      `refusing to use ${what} ${path}: it ${reason}, so another user could change the jobs in it (and restoring runs their images as root)`,
+      'REFUSED',
+      `make it yours and private (chown $(id -u) ${path}; chmod 700 ${path}), or point CRYOPIPE_HOME at a directory of your own`,
+    );
   }
 }

@@ -1,29 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { type CheckpointMeta, JOB_ID } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
-import type { FileRecord } from '../integrity/file-state.ts';
-import { cryopipeHome, isDirectory, mkdirPrivate } from './home.ts';
+import {
+  assertPrivateHome,
+  cryopipeHome,
+  isDirectory,
+  mkdirPrivate,
+  realPathOf,
+  unsafeDirectoryReason,
+} from './home.ts';
 
 /** What a job is doing, as far as cryopipe's own actions go. Liveness is checked separately. */
 export type JobPhase = 'running' | 'checkpointed' | 'finished';
 
-export interface CheckpointRecord {
-  /** 1, 2, 3… in the order taken. */
-  number: number;
-  takenAt: string;
-  leaveRunning: boolean;
-  /** Host pid of the dumped root. */
-  rootPid: number;
-  criuVersion: string;
-  kernel: string;
-  imageBytes: number;
-  /** Milliseconds the tree was frozen, from CRIU's stats when available. */
-  frozenMs?: number;
-  /** Wall-clock milliseconds of the whole dump request. */
-  dumpMs: number;
-  files: FileRecord[];
-}
+/** A checkpoint's metadata (checkpoint.json): one model, defined with its parser. */
+export type CheckpointRecord = CheckpointMeta;
 
 /** Periodic live checkpoints: one every `everyMs`, keeping the newest `keep`. */
 export interface JobSchedule {
@@ -63,16 +67,34 @@ export const RESTORE_LOGS_DIR = 'restore-logs';
 /** A job named by its id or name, or a record read earlier (it is read again). */
 export type JobRef = string | Pick<JobRecord, 'id'>;
 
-const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/**
+ * A job directory whose name claim exists but which never got its job.json
+ * this long after it was made belongs to a `run` that died while starting.
+ */
+const ABANDONED_MS = 10 * 60_000;
 
 export class JobStore {
+  /** The home's real path (symlinks resolved once, when the store is made). */
   readonly home: string;
+  #jobsDir: string | undefined;
   constructor(home: string = cryopipeHome()) {
-    this.home = home;
+    this.home = realPathOf(home);
   }
 
+  /** `HOME/jobs`, by its real path once it exists (it may be a symlink to elsewhere). */
   get jobsDir(): string {
-    return join(this.home, 'jobs');
+    if (this.#jobsDir) return this.#jobsDir;
+    const path = join(this.home, 'jobs');
+    try {
+      this.#jobsDir = realpathSync(path);
+      return this.#jobsDir;
+    } catch {
+      return path; // not made yet
+    }
+  }
+  /** `HOME/names/NAME/ID`: the atomic claim of a job name (see claimName). */
+  get namesDir(): string {
+    return join(this.home, 'names');
   }
   jobDir(id: string): string {
     return join(this.jobsDir, id);
@@ -93,32 +115,136 @@ export class JobStore {
     return join(this.jobDir(id), 'lock');
   }
 
-  /** Makes a fresh private job directory and returns its id. */
+  /**
+   * Makes a fresh private job directory and returns its id; with a name, also
+   * claims the name atomically, so that of racing creators exactly one gets
+   * it. Refuses (before anything is made in it) a home or jobs/ directory
+   * that another user owns or that group or others can write.
+   */
   create(name?: string): string {
     if (name !== undefined) {
-      if (!ID.test(name)) {
+      if (!JOB_ID.test(name)) {
         throw new JobError(
           `invalid job name '${name}': use lower-case letters, digits, '.', '_' and '-' (at most 64)`,
           'USAGE',
         );
       }
-      if (this.findByName(name)) {
-        throw new JobError(
-          `a job named '${name}' already exists`,
-          'USAGE',
-          `remove it with 'cryopipe rm ${name}' or pick another --name`,
-        );
-      }
+      // A job of an older cryopipe has its name only in job.json.
+      if (this.findByName(name)) throw nameTaken(name);
     }
-    mkdirPrivate(this.jobsDir);
+    this.assertPrivate();
     for (;;) {
       const id = randomBytes(4).toString('hex');
       if (isDirectory(this.jobDir(id))) continue;
       mkdirPrivate(this.jobDir(id));
-      mkdirPrivate(this.runDir(id));
-      mkdirPrivate(this.logsDir(id));
-      mkdirPrivate(this.checkpointsDir(id));
+      try {
+        if (name !== undefined) this.claimName(name, id);
+        mkdirPrivate(this.runDir(id));
+        mkdirPrivate(this.logsDir(id));
+        mkdirPrivate(this.checkpointsDir(id));
+      } catch (err) {
+        rmSync(this.jobDir(id), { recursive: true, force: true });
+        throw err;
+      }
       return id;
+    }
+  }
+
+  /** Creates the home and jobs/ if needed and refuses them if anyone but us (or root) could change them. */
+  assertPrivate(): void {
+    if (!isDirectory(this.home)) mkdirPrivate(this.home);
+    assertPrivateHome(this.home, 'the cryopipe home');
+    if (!isDirectory(this.jobsDir)) mkdirPrivate(this.jobsDir);
+    assertPrivateHome(this.jobsDir, 'the jobs directory');
+  }
+
+  /** Why `run` would refuse the home or jobs/ as they are now, or undefined; creates nothing. */
+  homeProblem(): string | undefined {
+    for (const [path, what] of [
+      [this.home, 'the cryopipe home'],
+      [this.jobsDir, 'the jobs directory'],
+    ] as const) {
+      if (!isDirectory(path)) continue;
+      const reason = unsafeDirectoryReason(path, true);
+      if (reason) return `${what} ${path} ${reason}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Claims `name` for job `id`. A claim is a directory `names/NAME` holding
+   * one entry named after the job id. It is prepared under a private name and
+   * renamed into place: rename(2) onto an existing non-empty directory fails,
+   * so only one creator wins. A claim whose job is gone (removed by hand, or
+   * a `run` that died starting) is released by deleting its id entry — a name
+   * no later claim can have — and the now empty directory is taken over by
+   * the same rename, which replaces an empty directory atomically.
+   */
+  private claimName(name: string, id: string): void {
+    mkdirPrivate(this.namesDir);
+    const claim = join(this.namesDir, name);
+    const fresh = join(this.namesDir, `.new-${id}`);
+    mkdirSync(fresh, { mode: 0o700 });
+    writeFileSync(join(fresh, id), '', { mode: 0o600 });
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          renameSync(fresh, claim);
+          return;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        }
+        // No holder: a stale claim was just released by someone else; try again.
+        const holder = this.claimHolder(name);
+        if (attempt > 20 || (holder !== undefined && !this.releaseStaleClaim(name, holder)))
+          throw nameTaken(name);
+      }
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  }
+
+  /** The job id that holds the claim on `name`, if any. */
+  private claimHolder(name: string): string | undefined {
+    try {
+      return readdirSync(join(this.namesDir, name))[0];
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Deletes the claim of a job that is gone; true when the name may be free now. */
+  private releaseStaleClaim(name: string, holder: string): boolean {
+    const dir = this.jobDir(holder);
+    let stale = !existsSync(dir);
+    if (!stale && !existsSync(join(dir, 'job.json'))) {
+      try {
+        stale = Date.now() - statSync(dir).mtimeMs > ABANDONED_MS;
+      } catch {
+        stale = true;
+      }
+    }
+    if (!stale) return false;
+    // Only this holder's entry: if another claim replaced the directory meanwhile, nothing happens.
+    rmSync(join(this.namesDir, name, holder), { force: true });
+    return true;
+  }
+
+  /** Gives up `id`'s name claims (every name directory holding its entry). */
+  private releaseNames(id: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.namesDir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith('.') || !existsSync(join(this.namesDir, name, id))) continue;
+      rmSync(join(this.namesDir, name, id), { force: true });
+      try {
+        rmdirSync(join(this.namesDir, name)); // fails harmlessly if someone claimed it meanwhile
+      } catch {}
     }
   }
 
@@ -181,8 +307,10 @@ export class JobStore {
     throw notFound(ref);
   }
 
+  /** Deletes a job directory, then gives its name back. */
   remove(id: string): void {
     rmSync(this.jobDir(id), { recursive: true, force: true });
+    this.releaseNames(id);
   }
 
   checkpoints(id: string): CheckpointRecord[] {
@@ -205,6 +333,14 @@ export class JobStore {
     }
     return out.sort((a, b) => a.number - b.number);
   }
+}
+
+function nameTaken(name: string): JobError {
+  return new JobError(
+    `a job named '${name}' already exists`,
+    'USAGE',
+    `remove it with 'cryopipe rm ${name}' or pick another --name`,
+  );
 }
 
 function notFound(ref: string): JobError {
