@@ -5,6 +5,8 @@ import type { Output } from './output.ts';
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & {
   description: string;
   valueName?: string;
+  /** The values a string option accepts, where it is a fixed set (shell completion offers them). */
+  choices?: readonly string[];
 };
 
 /** One `cryopipe` subcommand: its help text and what it does. */

@@ -2,10 +2,11 @@ import { parseArgs } from 'node:util';
 import { JobError, JobStore, PipelineSyntaxError } from '@cryopipe/jobs';
 import { PipelineSpecError } from '@cryopipe/spawn';
 import type { Command, CommandContext } from './command.ts';
-import { loadCommand, loadCommands } from './commands/index.ts';
+import { commandNames, loadCommand, loadCommands } from './commands/index.ts';
 import { CliError, EXIT, EXIT_FOR_CODE } from './errors.ts';
 import { commandHelp, mainHelp } from './help.ts';
 import { describeWriteError, Output, WRITE_ERRORS } from './output.ts';
+import { closest } from './suggest.ts';
 import { VERSION } from './version.ts';
 
 const GLOBAL_OPTIONS = {
@@ -31,8 +32,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = await loadCommand(name);
   if (!command) {
-    out.error(`unknown command '${name}'`, `see 'cryopipe --help' for the list of commands`);
-    return EXIT.usage;
+    const guess = closest(name, [...commandNames]);
+    const hint = guess
+      ? `did you mean 'cryopipe ${guess}'? ('cryopipe --help' lists every command)`
+      : `see 'cryopipe --help' for the list of commands`;
+    return report(new CliError(`unknown command '${name}'`, EXIT.usage, hint), out);
   }
   try {
     const ctx = parseCommandLine(command, rest, out);
@@ -60,10 +64,15 @@ function parseCommandLine(command: Command, args: string[], out: Output): Comman
       strict: true,
     });
   } catch (err) {
+    const message = (err as Error).message.replace(/\. To specify a positional.*$/s, '');
+    const typed = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+    const guess = typed && closest(typed, Object.keys({ ...GLOBAL_OPTIONS, ...command.options }));
     throw new CliError(
-      (err as Error).message.replace(/\. To specify a positional.*$/s, ''),
+      message,
       EXIT.usage,
-      `see 'cryopipe ${command.name} --help'`,
+      guess
+        ? `did you mean --${guess}? (see 'cryopipe ${command.name} --help')`
+        : `see 'cryopipe ${command.name} --help'`,
     );
   }
   return {

@@ -77,7 +77,15 @@ export {
   type StageSyntax,
 } from './pipeline/pipeline-syntax.ts';
 export { type StartedJob, type StartJobOptions, startJob } from './pipeline/start-job.ts';
-export { noProgress, type Progress } from './progress.ts';
+export {
+  directoryBytes,
+  meterDirectory,
+  noMeter,
+  noProgress,
+  type Progress,
+  type ProgressEvent,
+  type ProgressMeter,
+} from './progress.ts';
 export { isWithin } from './restore/relocation.ts';
 export { type RestoreOptions, type RestoreOutcome, restoreJob } from './restore/restore-job.ts';
 // Periodic checkpoints.

@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { adopt } from './adopt.ts';
 import { attach } from './attach.ts';
 import { checkpoint } from './checkpoint.ts';
+import { completion } from './completion.ts';
 import { diagnose } from './diagnose.ts';
 import { doctor } from './doctor.ts';
 import { exportCommand } from './export.ts';
@@ -40,4 +41,5 @@ export const commands: readonly Command[] = [
   diagnose,
   adopt,
   attach,
+  completion,
 ];

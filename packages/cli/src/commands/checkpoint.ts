@@ -5,6 +5,7 @@ import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
 import { formatBytes, formatDuration } from '../output.ts';
+import { ProgressLine } from '../progress-line.ts';
 
 export const checkpoint: Command = {
   name: 'checkpoint',
@@ -40,6 +41,7 @@ this machine can.`,
     'pre-dump': {
       type: 'string',
       valueName: 'MODE',
+      choices: ['auto', 'never', 'always'],
       description: 'auto (default: when the kernel tracks dirty memory), never, or always',
     },
   },
@@ -61,12 +63,14 @@ this machine can.`,
       );
     }
     const stagingDir = values['staging-dir'] as string | undefined;
+    const shown = new ProgressLine(out);
     const { id, record, stats } = await checkpointJob(store, job, {
       leaveRunning,
       preDump,
       ...(stagingDir === undefined ? {} : { stagingDir: resolve(stagingDir) }),
-      onProgress: (text) => out.progress(text),
-    });
+      onProgress: shown.text,
+      onBytes: shown.bytes,
+    }).finally(() => shown.end());
     out.result({
       id,
       checkpoint: record.number,

@@ -2,6 +2,7 @@ import { blockingFindings, diagnoseTree, formatFindings } from '@cryopipe/jobs';
 import { ProcfsError } from '@cryopipe/procfs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
+import { plural } from '../text.ts';
 
 export const diagnose: Command = {
   name: 'diagnose',
@@ -37,7 +38,7 @@ Exits 0 when nothing blocks a dump, 1 when something does.`,
     else {
       out.line(
         blockers.length
-          ? `pid ${pid}: ${blockers.length} problem(s) block a checkpoint`
+          ? `pid ${pid}: ${plural(blockers.length, 'problem blocks', 'problems block')} a checkpoint`
           : `pid ${pid}: nothing blocks a checkpoint`,
       );
       out.line(formatFindings(findings));

@@ -1,9 +1,16 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { CriuClient, findCriu, probeHardwareBreakpoints } from '@cryopipe/criu-client';
+import {
+  ADDON_ENV,
+  type BreakpointSupport,
+  CriuClient,
+  findCriu,
+  probeHardwareBreakpoints,
+} from '@cryopipe/criu-client';
+import { LAUNCHER_ENV, launcherPath, launcherVersion } from '@cryopipe/spawn';
 import type { Command } from '../command.ts';
 import { EXIT } from '../errors.ts';
 import { formatBytes } from '../output.ts';
@@ -29,6 +36,14 @@ export const doctor: Command = {
   ],
   async run({ store, out }) {
     const checks: Check[] = [];
+    /** Runs one check; whatever it throws becomes a FAIL line instead of a crash. */
+    const attempt = async (name: string, fix: string, body: () => Promise<void> | void) => {
+      try {
+        await body();
+      } catch (err) {
+        checks.push({ name, verdict: 'fail', detail: firstLine(err), fix });
+      }
+    };
     const root = process.geteuid?.() === 0;
     checks.push(
       root
@@ -41,22 +56,48 @@ export const doctor: Command = {
           },
     );
 
+    // `run` starts every job through the static launcher binary.
+    await attempt(
+      'launcher',
+      `reinstall @cryopipe/spawn (or rebuild it: pnpm --filter @cryopipe/spawn build), or point ${LAUNCHER_ENV} at a built cryopipe-launch`,
+      async () => {
+        const path = launcherPath();
+        const v = await launcherVersion(path);
+        checks.push({
+          name: 'launcher',
+          verdict: 'ok',
+          detail: `${path}, version ${v.version} (${v.spec})`,
+        });
+      },
+    );
+
+    // `checkpoint` and `restore` talk to criu over a SOCK_SEQPACKET socket from a native addon.
+    let addon = false;
+    let bp: BreakpointSupport | undefined;
+    await attempt(
+      'native addon',
+      `reinstall @cryopipe/criu-client (or rebuild it: pnpm --filter @cryopipe/criu-client build), or point ${ADDON_ENV} at a built .node file`,
+      () => {
+        bp = probeHardwareBreakpoints(); // the first call loads the addon
+        addon = true;
+        checks.push({ name: 'native addon', verdict: 'ok', detail: 'criu-client addon loads' });
+      },
+    );
+
     let criuPath: string | undefined;
-    try {
-      criuPath = findCriu();
-    } catch (err) {
-      checks.push({
-        name: 'criu',
-        verdict: 'fail',
-        detail: (err as Error).message,
-        fix: "install CRIU 4.x: bash scripts/setup.sh in the cryopipe repository builds it from Debian's archive",
-      });
-    }
     let criuVersion: string | undefined;
-    if (criuPath) {
-      const criu = CriuClient.swrk({ criuPath });
-      try {
-        criuVersion = (await criu.version()).text;
+    await attempt(
+      'criu',
+      "install CRIU 4.x: bash scripts/setup.sh in the cryopipe repository builds it from Debian's archive (or set CRIU_BIN)",
+      async () => {
+        criuPath = findCriu();
+        // `criu --version` needs neither root nor the addon.
+        const { stdout } = await run(criuPath, ['--version'], {
+          encoding: 'utf8',
+          timeout: 10_000,
+        });
+        criuVersion = /Version:\s*(\S+)/.exec(stdout)?.[1];
+        if (!criuVersion) throw new Error(`${criuPath} --version printed no version: ${stdout}`);
         const major = Number(criuVersion.split('.')[0]);
         checks.push(
           major >= 4
@@ -68,7 +109,13 @@ export const doctor: Command = {
                 fix: 'CRIU 3.x fails on current kernels (vDSO); install 4.x (bash scripts/setup.sh)',
               },
         );
-        if (root) {
+      },
+    );
+
+    if (criuPath && root && addon) {
+      await attempt('criu features', 'reinstall CRIU 4.x (bash scripts/setup.sh)', async () => {
+        const criu = CriuClient.swrk({ criuPath: criuPath! });
+        try {
           const features = await criu.featureCheck({
             memTrack: true,
             pidfdStore: true,
@@ -93,36 +140,34 @@ export const doctor: Command = {
               ? 'pidfd supported'
               : 'no pidfd store support in this kernel/criu',
           });
+        } finally {
+          await criu.close();
         }
-      } catch (err) {
-        checks.push({
-          name: 'criu',
-          verdict: 'fail',
-          detail: `${criuPath}: ${(err as Error).message}`,
-          fix: 'reinstall CRIU 4.x (bash scripts/setup.sh)',
+      });
+    }
+    if (criuPath && root) {
+      // The kernel features criu needs, as criu itself judges them.
+      try {
+        const { stdout, stderr } = await run(criuPath, ['check'], {
+          encoding: 'utf8',
+          timeout: 60_000,
         });
-      } finally {
-        await criu.close();
-      }
-      if (root) {
-        try {
-          const { stdout, stderr } = await run(criuPath, ['check'], { encoding: 'utf8' });
-          const text = `${stdout}${stderr}`.trim().split('\n');
-          const warnings = text.filter((l) => /^Warn/.test(l));
-          checks.push({
-            name: 'criu check',
-            verdict: warnings.length ? 'warn' : 'ok',
-            detail: [text.at(-1) ?? '', ...warnings].join(' | '),
-          });
-        } catch (err) {
-          const e = err as { stderr?: string; stdout?: string };
-          checks.push({
-            name: 'criu check',
-            verdict: 'fail',
-            detail: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | '),
-            fix: 'see which kernel feature criu is missing above',
-          });
-        }
+        const text = `${stdout}${stderr}`.trim().split('\n');
+        const warnings = text.filter((l) => /^Warn/.test(l));
+        checks.push({
+          name: 'criu check',
+          verdict: warnings.length ? 'warn' : 'ok',
+          detail: [text.at(-1) ?? '', ...warnings].join(' | '),
+        });
+      } catch (err) {
+        const e = err as { stderr?: string; stdout?: string; message?: string };
+        const said = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim();
+        checks.push({
+          name: 'criu check',
+          verdict: 'fail',
+          detail: said ? said.split('\n').slice(-3).join(' | ') : firstLine(err),
+          fix: 'criu names the kernel feature it is missing: use a kernel with it enabled',
+        });
       }
     }
 
@@ -157,20 +202,20 @@ export const doctor: Command = {
           },
     );
 
-    const bp = probeHardwareBreakpoints();
     const criuCopes =
       criuVersion !== undefined &&
       (Number(criuVersion.split('.')[0]) > 4 ||
         (Number(criuVersion.split('.')[0]) === 4 && Number(criuVersion.split('.')[1]) >= 2));
-    checks.push(
-      bp === 'works'
-        ? { name: 'hardware breakpoints', verdict: 'ok', detail: 'work' }
-        : {
-            name: 'hardware breakpoints',
-            verdict: criuCopes ? 'ok' : 'warn',
-            detail: `${bp} (a VM without debug registers); ${criuCopes ? `criu ${criuVersion} probes this itself` : 'criu < 4.2 hangs during dump unless CRIU_FAULT=130, which cryopipe sets automatically'}`,
-          },
-    );
+    if (bp !== undefined)
+      checks.push(
+        bp === 'works'
+          ? { name: 'hardware breakpoints', verdict: 'ok', detail: 'work' }
+          : {
+              name: 'hardware breakpoints',
+              verdict: criuCopes ? 'ok' : 'warn',
+              detail: `${bp} (a VM without debug registers); ${criuCopes ? `criu ${criuVersion} probes this itself` : 'criu < 4.2 hangs during dump unless CRIU_FAULT=130, which cryopipe sets automatically'}`,
+            },
+      );
 
     const scopeFile = '/proc/sys/kernel/yama/ptrace_scope';
     if (existsSync(scopeFile)) {
@@ -188,27 +233,19 @@ export const doctor: Command = {
       );
     }
 
-    const homeProblem = store.homeProblem();
-    checks.push(
-      homeProblem
-        ? {
-            name: 'home',
-            verdict: 'fail',
-            detail: `${homeProblem}: 'run' refuses it (another user could change the jobs in it)`,
-            fix: `make it yours and private (chown, chmod 700), or point CRYOPIPE_HOME at a directory of your own`,
-          }
-        : { name: 'home', verdict: 'ok', detail: `${store.home}: private` },
-    );
+    checks.push(homeCheck(store.home));
 
     let where = store.home;
     while (!existsSync(where) && dirname(where) !== where) where = dirname(where);
-    const fs = statfsSync(where);
-    const free = fs.bavail * fs.bsize;
-    checks.push({
-      name: 'free space',
-      verdict: free < 1024 ** 3 ? 'warn' : 'ok',
-      detail: `${formatBytes(free)} free for ${store.home} (images are about the size of the job's memory)`,
-      ...(free < 1024 ** 3 ? { fix: 'free space, or point CRYOPIPE_HOME at a larger disk' } : {}),
+    await attempt('free space', 'point CRYOPIPE_HOME at a directory you can read', () => {
+      const fs = statfsSync(where);
+      const free = fs.bavail * fs.bsize;
+      checks.push({
+        name: 'free space',
+        verdict: free < 1024 ** 3 ? 'warn' : 'ok',
+        detail: `${formatBytes(free)} free for ${store.home} (images are about the size of the job's memory)`,
+        ...(free < 1024 ** 3 ? { fix: 'free space, or point CRYOPIPE_HOME at a larger disk' } : {}),
+      });
     });
 
     const worst: Verdict = checks.some((c) => c.verdict === 'fail')
@@ -220,9 +257,9 @@ export const doctor: Command = {
     for (const c of checks) {
       const mark =
         c.verdict === 'ok'
-          ? out.paint('32', 'ok  ')
+          ? out.paint('32', 'OK  ')
           : c.verdict === 'warn'
-            ? out.paint('33', 'warn')
+            ? out.paint('33', 'WARN')
             : out.paint('31', 'FAIL');
       out.line(`${mark}  ${c.name}: ${c.detail}`);
       if (c.fix && c.verdict !== 'ok') out.line(`      fix: ${c.fix}`);
@@ -235,3 +272,52 @@ export const doctor: Command = {
     return worst === 'fail' ? EXIT.environment : EXIT.ok;
   },
 };
+
+/** What went wrong, without the advice a library appends (the check's fix says it). */
+function firstLine(err: unknown): string {
+  const text = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  return text.split(/\.\s+(?=[A-Z])/)[0]!;
+}
+
+/**
+ * The home holds images that run as root on restore: it must be yours (or
+ * root's) and not writable by group or others, or restores are refused.
+ */
+function homeCheck(home: string): Check {
+  const uid = process.geteuid?.() ?? 0;
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(home);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return {
+        name: 'home',
+        verdict: 'ok',
+        detail: `${home} does not exist yet; the first 'cryopipe run' creates it private (0700)`,
+      };
+    return {
+      name: 'home',
+      verdict: 'fail',
+      detail: `${home} can't be inspected: ${firstLine(err)}`,
+      fix: 'point CRYOPIPE_HOME at a directory you own',
+    };
+  }
+  const problems: string[] = [];
+  if (!st.isDirectory()) problems.push('is not a directory');
+  if (st.uid !== uid && st.uid !== 0)
+    problems.push(`is owned by uid ${st.uid}, not by you (uid ${uid})`);
+  if ((st.mode & 0o022) !== 0)
+    problems.push(`is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`);
+  return problems.length === 0
+    ? {
+        name: 'home',
+        verdict: 'ok',
+        detail: `${home} is yours and private (mode ${(st.mode & 0o7777).toString(8)})`,
+      }
+    : {
+        name: 'home',
+        verdict: 'fail',
+        detail: `${home} ${problems.join(' and ')}: restores would refuse its images`,
+        fix: `chown ${uid} ${home} && chmod go-w ${home}, or point CRYOPIPE_HOME elsewhere`,
+      };
+}

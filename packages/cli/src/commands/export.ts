@@ -1,9 +1,12 @@
 import { closeSync, createWriteStream, openSync, renameSync, rmSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { exportJob, keyId, loadSecret, loadSigningKey, rawPublicKey } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
+import { ProgressLine } from '../progress-line.ts';
+import { plural } from '../text.ts';
 
 export const exportCommand: Command = {
   name: 'export',
@@ -67,12 +70,19 @@ records, for archives that cross storage others can read; import it with
       closeSync(openSync(partial, 'wx', 0o600)); // private before the first byte
       sink = createWriteStream(partial, { flags: 'r+' });
     }
+    // The archive passes through a counter on its way out: that is the progress.
+    const shown = new ProgressLine(out);
+    const counting = shown.counter('exporting');
+    const delivered = deliver(counting, sink);
+    delivered.catch(() => {}); // awaited below once the export succeeded
     try {
-      const manifest = await exportJob(store, job, sink, {
+      const manifest = await exportJob(store, job, counting, {
         onProgress: (line) => out.progress(line),
         ...(signWith ? { signWith } : {}),
         ...(encryptWith ? { encryptWith } : {}),
       });
+      await delivered;
+      shown.end();
       if (target !== '-') renameSync(partial, target);
       const signedBy = signWith ? keyId(rawPublicKey(signWith)) : undefined;
       if (target !== '-') {
@@ -85,7 +95,7 @@ records, for archives that cross storage others can read; import it with
           encrypted: Boolean(encryptWith),
         });
         out.line(
-          `exported ${manifest.jobId} (${manifest.checkpoints.length} checkpoints, ${manifest.outputs.length} outputs) to ${target}` +
+          `exported ${manifest.jobId} (${plural(manifest.checkpoints.length, 'checkpoint')}, ${plural(manifest.outputs.length, 'output')}) to ${target}` +
             (signedBy ? `, signed by key ${signedBy.slice(0, 16)}…` : ', unsigned') +
             (encryptWith ? ', encrypted' : ''),
         );
@@ -96,8 +106,31 @@ records, for archives that cross storage others can read; import it with
         );
       return EXIT.ok;
     } catch (err) {
+      shown.end();
+      sink.destroy();
       if (target !== '-') rmSync(partial, { force: true });
       throw err;
     }
   },
 };
+
+/**
+ * Copies `from` into `sink` until `from` ends; a file is closed after, stdout
+ * stays open (and a failing stdout fails the export instead of stalling it).
+ */
+async function deliver(from: Readable, sink: Writable): Promise<void> {
+  if (sink !== process.stdout) return pipeline(from, sink);
+  return new Promise<void>((resolve, reject) => {
+    const failed = (err: Error) => {
+      from.destroy(err);
+      reject(err);
+    };
+    sink.once('error', failed);
+    from.pipe(sink, { end: false });
+    from.once('error', reject);
+    from.once('end', () => {
+      sink.off('error', failed);
+      resolve();
+    });
+  });
+}

@@ -1,8 +1,11 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { importJob, loadSecret, type OutputPlacement } from '@cryopipe/jobs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
+import { ProgressLine } from '../progress-line.ts';
+import { plural } from '../text.ts';
 
 export const importCommand: Command = {
   name: 'import',
@@ -81,12 +84,16 @@ Files are created private (dirs 0700, outputs at most their mode & 0666).`,
         : { to: 'job' };
     const decryptSecret = values.decrypt ? loadSecret(values.decrypt as string) : undefined;
     const source = file === '-' ? process.stdin : createReadStream(file);
-    const r = await importJob(store, source, {
+    // The archive passes through a counter on its way in: that is the progress.
+    const shown = new ProgressLine(out);
+    const counting = shown.counter('importing', file === '-' ? undefined : sizeOf(file));
+    pipeline(source, counting).catch((err) => counting.destroy(err));
+    const r = await importJob(store, counting, {
       outputs,
       trustUnsigned: values['trust-unsigned'] === true,
       ...(decryptSecret ? { decryptSecret } : {}),
       ...(values.name !== undefined ? { name: values.name as string } : {}),
-    });
+    }).finally(() => shown.end());
     const id = r.manifest.jobId;
     if (r.authenticity.kind !== 'signed')
       out.warn(
@@ -102,7 +109,7 @@ Files are created private (dirs 0700, outputs at most their mode & 0666).`,
       unchanged: r.unchanged,
     });
     out.line(
-      `imported ${id}${r.name ? ` (${r.name})` : ''}: ${r.manifest.checkpoints.length} checkpoints, ${r.placed.length} outputs written` +
+      `imported ${id}${r.name ? ` (${r.name})` : ''}: ${plural(r.manifest.checkpoints.length, 'checkpoint')}, ${plural(r.placed.length, 'output')} written` +
         (r.unchanged.length ? `, ${r.unchanged.length} already in place` : '') +
         (r.authenticity.kind === 'signed' ? `; signed by ${r.authenticity.keyFile}` : ''),
     );
@@ -111,3 +118,12 @@ Files are created private (dirs 0700, outputs at most their mode & 0666).`,
     return EXIT.ok;
   },
 };
+
+function sizeOf(file: string): number | undefined {
+  try {
+    const st = statSync(file);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined; // reading it says why
+  }
+}

@@ -1,31 +1,65 @@
 import { statSync } from 'node:fs';
-import { isWithin, jobLiveness, scheduleSummary } from '@cryopipe/jobs';
-import { Procfs } from '@cryopipe/procfs';
+import { isWithin, type JobState, jobLiveness, scheduleSummary } from '@cryopipe/jobs';
+import { Procfs, writableFiles } from '@cryopipe/procfs';
 import type { Command } from '../command.ts';
-import { EXIT } from '../errors.ts';
+import { CliError, EXIT } from '../errors.ts';
 import { formatBytes, formatDuration, table } from '../output.ts';
+
+const STATES: readonly JobState[] = ['running', 'checkpointed', 'exited', 'failed', 'lost'];
 
 export const ps: Command = {
   name: 'ps',
   summary: 'list jobs: state, pids, age, CPU, output sizes, checkpoints',
-  usage: '',
-  options: {},
-  examples: ['cryopipe ps', 'cryopipe ps --json | jq ".[] | select(.state==\\"running\\")"'],
-  async run({ store, out }) {
+  usage: '[-q] [--state STATE]…',
+  description: `AGE counts from the job's start; once the job has ended it stays at the time
+it ran (from its start to its end). Output sizes are read live: for a running
+job, the files it has open for writing now; otherwise the files its newest
+checkpoint recorded.`,
+  options: {
+    quiet: {
+      type: 'boolean',
+      short: 'q',
+      description: 'print only job ids, one a line (for scripts: xargs, $(…))',
+    },
+    state: {
+      type: 'string',
+      multiple: true,
+      valueName: 'STATE',
+      choices: STATES,
+      description: `only jobs in this state (${STATES.join(', ')}); repeat or comma-separate for several`,
+    },
+  },
+  examples: [
+    'cryopipe ps',
+    'cryopipe ps --state running',
+    'cryopipe ps -q --state exited,failed | xargs -r -n1 cryopipe rm',
+    'cryopipe ps --json | jq ".[] | select(.state==\\"running\\")"',
+  ],
+  async run({ values, store, out }) {
+    const wanted = parseStates(values.state as string[] | undefined);
     const rows = [];
     for (const job of store.list()) {
       const live = await jobLiveness(store, job);
+      if (wanted && !wanted.has(live.state)) continue;
       const checkpoints = store.checkpoints(job.id);
       // The job's own logs are not outputs worth listing (a copy's outputs/ are). A copy
       // without checkpoints of its own writes where its restore put the outputs.
       const own = [store.runDir(job.id), store.logsDir(job.id)];
-      const outputPaths = checkpoints.length
-        ? checkpoints
-            .at(-1)!
-            .files.map((f) => f.path)
-            .filter((path) => !own.some((dir) => isWithin(path, dir)))
-        : (job.copyOf?.outputs ?? []);
+      const tree = live.rootPid !== undefined ? await treeNow(live.rootPid) : undefined;
+      const outputPaths = (
+        tree
+          ? tree.writing
+          : checkpoints.length
+            ? checkpoints.at(-1)!.files.map((f) => f.path)
+            : (job.copyOf?.outputs ?? [])
+      ).filter((path) => !own.some((dir) => isWithin(path, dir)));
       const outputs = outputPaths.map((path) => ({ path, bytes: sizeOf(path) }));
+      // A job that ended stops ageing: its age is the time it ran.
+      const end =
+        live.state === 'exited' || live.state === 'failed' || live.state === 'lost'
+          ? (live.status?.endedAt ?? undefined)
+          : undefined;
+      const startedAt = Date.parse(job.createdAt);
       rows.push({
         id: job.id,
         name: job.name,
@@ -33,8 +67,9 @@ export const ps: Command = {
         exitCode: live.exitCode,
         rootPid: live.rootPid,
         stagePids: live.alive ? (live.status?.stages.map((s) => s.hostPid) ?? []) : [],
-        ageMs: Date.now() - Date.parse(job.createdAt),
-        cpuMs: live.rootPid !== undefined ? await treeCpuMs(live.rootPid) : undefined,
+        ageMs: Math.max(0, (end ?? Date.now()) - startedAt),
+        ...(end !== undefined ? { endedAt: new Date(end).toISOString() } : {}),
+        cpuMs: tree?.cpuMs,
         checkpoints: checkpoints.length,
         restores: job.restores.length,
         ...(job.copyOf
@@ -46,41 +81,78 @@ export const ps: Command = {
       });
     }
     out.result(rows);
-    if (!out.json) {
-      if (rows.length === 0) {
-        out.line("no jobs; start one with 'cryopipe run -- CMD …'");
-        return EXIT.ok;
-      }
+    if (out.json) return EXIT.ok;
+    if (values.quiet) {
+      for (const r of rows) out.line(r.id);
+      return EXIT.ok;
+    }
+    if (rows.length === 0) {
       out.line(
-        table([
-          ['ID', 'NAME', 'STATE', 'PID', 'AGE', 'CPU', 'CKPT', 'EVERY', 'COMMAND'],
-          ...rows.map((r) => [
-            r.id,
-            r.name ?? '-',
-            r.state + (r.exitCode !== undefined ? `(${r.exitCode})` : ''),
-            r.rootPid ? String(r.rootPid) : '-',
-            formatDuration(r.ageMs),
-            r.cpuMs !== undefined ? formatDuration(r.cpuMs) : '-',
-            String(r.checkpoints),
-            r.schedule?.text ?? '-',
-            r.command.length > 60 ? `${r.command.slice(0, 57)}...` : r.command,
-          ]),
-        ]),
+        wanted
+          ? `no ${[...wanted].join(' or ')} jobs`
+          : "no jobs; start one with 'cryopipe run -- CMD …'",
       );
-      for (const r of rows) {
-        if (r.copyOf)
-          out.line(
-            `  ${r.id} is a copy of ${r.copyOf.job} from its checkpoint ${r.copyOf.checkpoint}`,
-          );
-        for (const o of r.outputs)
-          out.line(
-            `  ${r.id} writes ${o.path} (${o.bytes === undefined ? 'missing' : formatBytes(o.bytes)})`,
-          );
-      }
+      return EXIT.ok;
+    }
+    out.line(
+      table([
+        ['ID', 'NAME', 'STATE', 'PID', 'AGE', 'CPU', 'CKPT', 'EVERY', 'COMMAND'],
+        ...rows.map((r) => [
+          r.id,
+          r.name ?? '-',
+          r.state + (r.exitCode !== undefined ? `(${r.exitCode})` : ''),
+          r.rootPid ? String(r.rootPid) : '-',
+          formatAge(r.ageMs),
+          r.cpuMs !== undefined ? formatDuration(r.cpuMs) : '-',
+          String(r.checkpoints),
+          r.schedule?.text ?? '-',
+          r.command.length > 60 ? `${r.command.slice(0, 57)}...` : r.command,
+        ]),
+      ]),
+    );
+    for (const r of rows) {
+      if (r.copyOf)
+        out.line(
+          `  ${r.id} is a copy of ${r.copyOf.job} from its checkpoint ${r.copyOf.checkpoint}`,
+        );
+      for (const o of r.outputs)
+        out.line(
+          `  ${r.id} ${r.state === 'running' ? 'writes' : 'wrote'} ${o.path} (${o.bytes === undefined ? 'missing' : formatBytes(o.bytes)})`,
+        );
     }
     return EXIT.ok;
   },
 };
+
+function parseStates(given: string[] | undefined): Set<JobState> | undefined {
+  if (!given) return undefined;
+  const states = new Set<JobState>();
+  for (const s of given.flatMap((g) => g.split(','))) {
+    const state = s.trim();
+    if (!(STATES as readonly string[]).includes(state))
+      throw new CliError(
+        `unknown state '${state}'`,
+        EXIT.usage,
+        `--state takes one of ${STATES.join(', ')}`,
+      );
+    states.add(state as JobState);
+  }
+  return states;
+}
+
+/**
+ * An age in one compact format at every scale, the way ps shows it:
+ * 42s, 5m07s, 3h12m, 2d04h.
+ */
+export function formatAge(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+}
 
 function sizeOf(path: string): number | undefined {
   try {
@@ -90,13 +162,21 @@ function sizeOf(path: string): number | undefined {
   }
 }
 
-/** CPU time of the job's processes (user + system), from /proc/PID/stat. */
-async function treeCpuMs(pid: number): Promise<number | undefined> {
+/**
+ * The job's processes right now: CPU time (user + system, from
+ * /proc/PID/stat) and the regular files they have open for writing.
+ */
+async function treeNow(pid: number): Promise<{ cpuMs: number; writing: string[] } | undefined> {
   try {
     const snap = await new Procfs().snapshot(pid, { outside: false });
     let seconds = 0;
     for (const p of snap.processes.values()) seconds += p.stat.userTime + p.stat.systemTime;
-    return seconds * 1000;
+    const writing = new Set(
+      writableFiles(snap)
+        .filter((f) => !f.deleted)
+        .map((f) => f.path),
+    );
+    return { cpuMs: seconds * 1000, writing: [...writing] };
   } catch {
     return undefined; // it ended while we looked
   }

@@ -4,6 +4,7 @@ import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { jobRef } from '../job-ref.ts';
 import { formatDuration } from '../output.ts';
+import { ProgressLine } from '../progress-line.ts';
 
 export const restore: Command = {
   name: 'restore',
@@ -78,6 +79,7 @@ need a job started in its own PID namespace (the default of 'cryopipe run').`,
         "add --as NAME, or drop --output-dir: an in-place restore writes the job's own files",
       );
     }
+    const shown = new ProgressLine(out);
     const r = await restoreJob(store, job, {
       ...(from === undefined ? {} : { from }),
       ...(copyName === undefined
@@ -89,8 +91,9 @@ need a job started in its own PID namespace (the default of 'cryopipe run').`,
             lockWaitMs: 60_000,
           }),
       ...(values.verify ? { verify: true } : {}),
-      onProgress: (text) => out.progress(text),
-    });
+      onProgress: shown.text,
+      onBytes: shown.bytes,
+    }).finally(() => shown.end());
     // A job that had periodic checkpoints gets its checkpointer back.
     if (job.schedule) startPeriodicCheckpointer(store, r.id);
     out.result({

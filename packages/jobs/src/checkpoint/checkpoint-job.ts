@@ -13,7 +13,13 @@ import { PRE_DUMP_DIR, restrictToOwner } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
 import { machineId } from '../machine/machine-id.ts';
-import { noProgress, type Progress } from '../progress.ts';
+import {
+  meterDirectory,
+  noMeter,
+  noProgress,
+  type Progress,
+  type ProgressMeter,
+} from '../progress.ts';
 import { removeDeadStagingSets } from '../schedule/staging.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import type { JobRecord, JobRef, JobStore } from '../store/job-store.ts';
@@ -50,6 +56,8 @@ export interface CheckpointOptions {
   lockWaitMs?: number;
   /** Receives one line per step of long work. */
   onProgress?: Progress;
+  /** Receives the bytes of images written so far while criu writes them. */
+  onBytes?: ProgressMeter;
 }
 
 export interface CheckpointOutcome {
@@ -189,6 +197,7 @@ export async function checkpointJob(
         previousFiles: store.checkpoints(fresh.id).at(-1)?.files ?? [],
       },
       progress,
+      options.onBytes ?? noMeter,
       (d, ms) => {
         if (!leaveRunning) record = finalize(d, ms);
       },
@@ -318,6 +327,7 @@ async function dump(
     previousFiles: FileRecord[];
   },
   progress: Progress,
+  meter: ProgressMeter,
   /** Called while the tree is frozen and every image is written. */
   onImagesWritten: (d: Omit<Dumped, 'stats' | 'ms' | 'preDump'>, ms: number) => void,
 ): Promise<Dumped> {
@@ -343,40 +353,50 @@ async function dump(
     preDump = await decidePreDump(criu, opts.preDump, version, opts.home);
     if (preDump.used) {
       progress(`pre-dumping the memory of job ${job.id} while it runs…`);
-      await criu.preDump({
-        pid,
-        imagesDir: mkdirPrivate(join(imagesDir, PRE_DUMP_DIR)),
-        logFile: 'pre-dump.log',
-        trackMem: true,
-        shellJob,
-        ...(opts.fileLocks ? { fileLocks: true } : {}),
-      });
+      const metering = meterDirectory(join(imagesDir, PRE_DUMP_DIR), 'pre-dumping memory', meter);
+      try {
+        await criu.preDump({
+          pid,
+          imagesDir: mkdirPrivate(join(imagesDir, PRE_DUMP_DIR)),
+          logFile: 'pre-dump.log',
+          trackMem: true,
+          shellJob,
+          ...(opts.fileLocks ? { fileLocks: true } : {}),
+        });
+      } finally {
+        metering.stop();
+      }
     }
     progress(`freezing job ${job.id} (pid ${pid}) and writing images…`);
-    const result = await criu.dump(
-      {
-        pid,
-        imagesDir,
-        logFile: 'dump.log',
-        leaveRunning,
-        shellJob,
-        ...(opts.fileLocks ? { fileLocks: true } : {}),
-        ...(preDump.used ? { parentImg: PRE_DUMP_DIR, trackMem: true } : {}),
-      },
-      {
-        // The tree is frozen here: file sizes are exactly what criu records.
-        postDump: async () => {
-          faultPoint('checkpoint:criu-running');
-          ({ files, inputs } = await recordTreeFiles(pid, opts.jobDir, opts.previousFiles));
-          // Without a PID namespace a restore needs every one of these host pids free.
-          if (!job.pidNamespace) {
-            const snap = await new Procfs().snapshot(pid, { outside: false });
-            treePids = [...snap.processes.keys()].sort((a, b) => a - b);
-          }
-          onImagesWritten({ version, files, inputs, treePids }, performance.now() - started);
+    // The images directory grows while criu writes: its size is the progress.
+    const metering = meterDirectory(imagesDir, 'writing images', meter);
+    const result = await criu
+      .dump(
+        {
+          pid,
+          imagesDir,
+          logFile: 'dump.log',
+          leaveRunning,
+          shellJob,
+          ...(opts.fileLocks ? { fileLocks: true } : {}),
+          ...(preDump.used ? { parentImg: PRE_DUMP_DIR, trackMem: true } : {}),
         },
-      },
-    );
+        {
+          // The tree is frozen here: file sizes are exactly what criu records.
+          postDump: async () => {
+            metering.stop();
+            faultPoint('checkpoint:criu-running');
+            ({ files, inputs } = await recordTreeFiles(pid, opts.jobDir, opts.previousFiles));
+            // Without a PID namespace a restore needs every one of these host pids free.
+            if (!job.pidNamespace) {
+              const snap = await new Procfs().snapshot(pid, { outside: false });
+              treePids = [...snap.processes.keys()].sort((a, b) => a - b);
+            }
+            onImagesWritten({ version, files, inputs, treePids }, performance.now() - started);
+          },
+        },
+      )
+      .finally(() => metering.stop());
     return {
       version,
       files,

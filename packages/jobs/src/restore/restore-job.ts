@@ -16,7 +16,7 @@ import { type Verification, verifyImages } from '../integrity/image-manifest.ts'
 import { assertImagesPrivate } from '../integrity/image-safety.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { machineId } from '../machine/machine-id.ts';
-import { noProgress, type Progress } from '../progress.ts';
+import { noMeter, noProgress, type Progress, type ProgressMeter } from '../progress.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import {
   type JobRecord,
@@ -57,6 +57,8 @@ export interface RestoreOptions {
   verify?: boolean;
   /** Receives one line per step of long work. */
   onProgress?: Progress;
+  /** Receives the bytes of images checked so far. */
+  onBytes?: ProgressMeter;
 }
 
 export interface RestoreOutcome {
@@ -114,6 +116,7 @@ export async function restoreJob(
       options.from,
       Boolean(options.verify),
       progress,
+      options.onBytes ?? noMeter,
     );
     faultPoint('restore:verified');
     if (copying && cp.jobDir === undefined) {
@@ -297,6 +300,7 @@ async function verifiedCheckpoint(
   from: number | undefined,
   verify: boolean,
   progress: Progress,
+  meter: ProgressMeter,
 ): Promise<{ number: number; imagesDir: string; cp: CheckpointMeta; verified: Verification }> {
   // By directory name, not by what each checkpoint.json says: a directory
   // copied in from elsewhere must not pass for another checkpoint.
@@ -323,9 +327,13 @@ async function verifiedCheckpoint(
   // Unchanged identities prove the images are the files hashed at the
   // checkpoint; an imported checkpoint (new inodes anyway) or --verify reads
   // every byte again.
-  const imported = (cp as { importedFrom?: unknown }).importedFrom !== undefined;
+  const imported = readImportRecord(store.jobDir(job.id)) !== undefined;
   progress(`checking the images of checkpoint ${number}…`);
+  // Hashing, when it happens, runs in one call: the meter gets its start and its end.
+  const totalBytes = cp.images!.reduce((sum, image) => sum + image.size, 0);
+  meter({ step: 'checking images', bytes: 0, totalBytes });
   const verified = await verifyImages(imagesDir, cp.images!, { content: verify || imported });
+  meter({ step: 'checking images', bytes: totalBytes, totalBytes, done: true });
   if (verified === 'content')
     progress(`checked the content of every image of checkpoint ${number}`);
   return { number, imagesDir, cp, verified };
