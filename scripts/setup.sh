@@ -26,6 +26,8 @@ criu_build_deps=(build-essential pkg-config protobuf-c-compiler libprotobuf-c-de
   libgnutls28-dev libnftables-dev uuid-dev python3 iproute2 xz-utils)
 runtime_pkgs=(ffmpeg aom-tools svt-av1 tmux musl-tools zstd procps util-linux clang-format
   ca-certificates git)
+# Cross toolchains for the shipped linux-arm64 launcher and addon, qemu to test them.
+cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user-static)
 
 missing_pkgs() {
   local p
@@ -37,7 +39,7 @@ missing_pkgs() {
 install_apt() {
   [ "${CRYOPIPE_SKIP_APT:-0}" = 1 ] && { log "apt: skipped (CRYOPIPE_SKIP_APT=1)"; return; }
   local need
-  mapfile -t need < <(missing_pkgs "${criu_build_deps[@]}" "${runtime_pkgs[@]}")
+  mapfile -t need < <(missing_pkgs "${criu_build_deps[@]}" "${runtime_pkgs[@]}" "${cross_pkgs[@]}")
   # The tests fetch Debian's criu package (for its rpc.proto): that needs package lists.
   if [ "${#need[@]}" -gt 0 ] || ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
     "${APT[@]}" update >/dev/null

@@ -31,6 +31,30 @@ export const ADDON_ENV = 'CRYOPIPE_CRIU_ADDON';
 
 const fileName = `seqpacket-${process.platform}-${process.arch}.node`;
 
+/** The platforms whose addon ships in the package (dist/native/seqpacket-<platform>.node). */
+export const SUPPORTED_PLATFORMS = ['linux-x64', 'linux-arm64'] as const;
+
+/** The C library Node runs on: Node's report names glibc's version; musl has none. */
+function libc(): 'glibc' | 'musl' {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })
+    ?.header;
+  return header?.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+/**
+ * Why this platform cannot load the shipped addon, or undefined when it can:
+ * the addons are built for glibc (≥ 2.17) on x64 and arm64 Linux.
+ */
+export function unsupportedPlatform(): string | undefined {
+  const platform = `${process.platform}-${process.arch}`;
+  const supported = `${SUPPORTED_PLATFORMS.join(' and ')} with glibc ≥ 2.17`;
+  if (!(SUPPORTED_PLATFORMS as readonly string[]).includes(platform))
+    return `this is ${platform}; the package ships the addon for ${supported}`;
+  if (libc() === 'musl')
+    return `this is ${platform} with musl libc (Alpine?); the package ships the addon for ${supported}`;
+  return undefined;
+}
+
 /** Where the addon is looked for: the override, then dist/native next to the bundle or the sources. */
 export function addonCandidates(): string[] {
   const override = process.env[ADDON_ENV];
@@ -49,10 +73,14 @@ export function loadAddon(): SeqpacketAddon {
   const candidates = addonCandidates();
   const path = candidates.find((candidate) => existsSync(candidate));
   if (!path) {
+    const why = process.env[ADDON_ENV] ? undefined : unsupportedPlatform();
     throw new Error(
-      `@cryopipe/criu-client: native addon ${fileName} not found (looked in ${candidates.join(', ')}). ` +
-        `This package supports Linux only; rebuild it with \`pnpm --filter @cryopipe/criu-client build\` ` +
-        `(needs a C compiler and Node's headers) or point ${ADDON_ENV} at a built .node file.`,
+      why
+        ? `@cryopipe/criu-client: no native addon for this platform: ${why}. ` +
+            `Build native/seqpacket.c of the cryopipe repository for it and point ${ADDON_ENV} at the .node file.`
+        : `@cryopipe/criu-client: native addon ${fileName} not found (looked in ${candidates.join(', ')}). ` +
+            `The package ships it prebuilt for ${SUPPORTED_PLATFORMS.join(' and ')}: reinstall it, ` +
+            `or point ${ADDON_ENV} at a built .node file.`,
     );
   }
   loaded = createRequire(import.meta.url)(path) as SeqpacketAddon;

@@ -1,18 +1,30 @@
 // Builds native/launcher.c (with keeper.c, its --keep mode, and status.c, the
-// status writer both share) into dist/bin/linux-<arch>/cryopipe-launch, static.
-// musl-gcc gives a ~80 KB binary; static glibc is the fallback when musl is absent.
+// status writer both share) into dist/bin/linux-<arch>/cryopipe-launch, static
+// and stripped, for every architecture in scripts/targets.mjs (x64 and arm64)
+// from whatever Linux host runs it. x64: musl-gcc gives a ~75 KB binary, static
+// glibc is the fallback; arm64: Debian's aarch64-linux-gnu-gcc, static glibc.
+//
+//   node scripts/build-launcher.mjs               every target (CI=true: all required)
+//   node scripts/build-launcher.mjs --arch arm64  only these targets
+//   node scripts/build-launcher.mjs --check       build nothing; fail unless every
+//                                                 target's binary is present (prepack)
+//
+// Outside CI a target whose cross toolchain is missing is skipped with a
+// warning, so a laptop without cross compilers still builds its own launcher;
+// `pnpm pack` refuses to pack a package missing one (the prepack --check).
 //
 // The facts the launcher shares with the TypeScript side (limits, the default
 // PATH, RUN_DIR_FD, the spec header) are read from src/facts.json, the one place
 // they are written, and passed as -D flags; native/facts.h names them.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ELF_MACHINE, elfMachine, selectedTargets, toolchainFor } from './targets.mjs';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = ['launcher.c', 'keeper.c', 'status.c'].map((f) => join(pkg, 'native', f));
-const out = join(pkg, 'dist', 'bin', `linux-${process.arch}`, 'cryopipe-launch');
+const outFor = (arch) => join(pkg, 'dist', 'bin', `linux-${arch}`, 'cryopipe-launch');
 
 /** A -D flag: numbers as they are, strings as C string literals (printable ASCII only). */
 function define(name, value) {
@@ -34,26 +46,53 @@ const defines = [
   define('FACT_RUN_DIR_FD', facts.runDirFd),
   define('FACT_DEFAULT_PATH', facts.defaultPath),
 ];
-const flags = ['-static', '-Os', '-Wall', '-Wextra', '-Werror', ...defines, '-o', out, ...sources];
+const quiet = process.argv.includes('--quiet');
+const targets = selectedTargets();
 
-function has(cmd) {
-  try {
-    execFileSync(cmd, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+if (process.argv.includes('--check')) {
+  const bad = targets.filter((t) => {
+    const out = outFor(t.arch);
+    return !existsSync(out) || elfMachine(readFileSync(out)) !== ELF_MACHINE[t.arch];
+  });
+  if (bad.length > 0) {
+    console.error(
+      `build-launcher: missing or wrong launcher for ${bad.map((t) => `linux-${t.arch}`).join(', ')}; ` +
+        `install ${bad.map((t) => t.debian).join(' ')} (scripts/setup.sh does) and run \`pnpm build\``,
+    );
+    process.exit(1);
   }
+  process.exit(0);
 }
 
-const compiler = has('musl-gcc') ? 'musl-gcc' : has('gcc') ? 'gcc' : undefined;
-if (!compiler) {
-  console.error(
-    'build-launcher: neither musl-gcc nor gcc found; install musl-tools or build-essential',
-  );
-  process.exit(1);
+let failed = false;
+for (const target of targets) {
+  const toolchain = toolchainFor(target);
+  if (!toolchain) {
+    const required = target.arch === process.arch || process.env.CI === 'true';
+    console.error(
+      `build-launcher: ${required ? 'error' : 'warning'}: no C toolchain for linux-${target.arch} ` +
+        `(tried ${target.toolchains.map((t) => t.cc).join(', ')}); install ${target.debian}` +
+        (required ? '' : '; skipped (required when CI=true)'),
+    );
+    if (required) failed = true;
+    continue;
+  }
+  const out = outFor(target.arch);
+  mkdirSync(dirname(out), { recursive: true });
+  const flags = [
+    '-static',
+    '-Os',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    ...defines,
+    '-o',
+    out,
+    ...sources,
+  ];
+  execFileSync(toolchain.cc, flags, { stdio: 'inherit' });
+  execFileSync(toolchain.strip, ['--strip-all', out]);
+  chmodSync(out, 0o755);
+  if (!quiet) console.log(`build-launcher: ${toolchain.cc} -> ${out}`);
 }
-mkdirSync(dirname(out), { recursive: true });
-execFileSync(compiler, flags, { stdio: 'inherit' });
-if (compiler === 'gcc') execFileSync('strip', [out]);
-chmodSync(out, 0o755);
-if (!process.argv.includes('--quiet')) console.log(`build-launcher: ${compiler} -> ${out}`);
+if (failed) process.exit(1);

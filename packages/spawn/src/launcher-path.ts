@@ -9,6 +9,12 @@ export const LAUNCHER_ENV = 'CRYOPIPE_LAUNCHER';
 const relative = `bin/linux-${process.arch}/cryopipe-launch`;
 
 /**
+ * The architectures whose launcher ships in dist/bin/linux-<arch>/. The
+ * launcher is static, so it runs on glibc and musl systems (Alpine) alike.
+ */
+export const LAUNCHER_ARCHES = ['x64', 'arm64'] as const;
+
+/**
  * Absolute path of the cryopipe-launch binary for this platform:
  * $CRYOPIPE_LAUNCHER, else the copy shipped in dist/bin/linux-<arch>/.
  * Throws LauncherNotFoundError naming the path and what to do.
@@ -26,7 +32,10 @@ export function launcherPath(): string {
       candidates[0]!,
       `cryopipe needs Linux, this is ${process.platform}`,
     );
-  let why = 'no such file';
+  let why = (LAUNCHER_ARCHES as readonly string[]).includes(process.arch)
+    ? 'no such file'
+    : `no launcher ships for linux-${process.arch}; @cryopipe/spawn ships one for ` +
+      `${LAUNCHER_ARCHES.map((a) => `linux-${a}`).join(' and ')}`;
   for (const path of candidates) {
     try {
       if (!statSync(path).isFile()) continue;
