@@ -7,7 +7,9 @@ export interface TerminalDevice {
    * - 'other': a character device of another driver (USB serial, ...).
    */
   kind: 'pts' | 'vt' | 'serial' | 'console' | 'tty' | 'ptmx' | 'other';
+  /** Device major number. */
   major: number;
+  /** Device minor number. */
   minor: number;
   /** pts/vt/serial number. */
   index?: number | undefined;
@@ -25,7 +27,9 @@ export function splitDeviceNumber(dev: number): { major: number; minor: number }
   const high = Math.floor(dev / 2 ** 32);
   const low = dev >>> 0;
   return {
+    /** The major number. */
     major: ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0),
+    /** The minor number. */
     minor: (low & 0xff) | ((low >>> 12) & 0xfff00) | (((high & 0xfff) << 20) >>> 0),
   };
 }
