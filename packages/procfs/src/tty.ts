@@ -22,14 +22,17 @@ const TTY_MAJOR = 4;
 const TTYAUX_MAJOR = 5;
 
 /** Splits a Linux dev_t (as in st_rdev) into major and minor. */
-export function splitDeviceNumber(dev: number): { major: number; minor: number } {
+export function splitDeviceNumber(dev: number): {
+  /** The major number. */
+  major: number;
+  /** The minor number. */
+  minor: number;
+} {
   // Same bit layout as glibc's gnu_dev_major/minor; dev_t fits in a double for every real device.
   const high = Math.floor(dev / 2 ** 32);
   const low = dev >>> 0;
   return {
-    /** The major number. */
     major: ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0),
-    /** The minor number. */
     minor: (low & 0xff) | ((low >>> 12) & 0xfff00) | (((high & 0xfff) << 20) >>> 0),
   };
 }
