@@ -1,12 +1,10 @@
 import type { JobErrorCode } from '@cryopipe/jobs';
 
-/**
- * The one error type the CLI shows to users: what went wrong, and what to do.
- * `exitCode` follows the documented table in the README.
- */
 const brand = Symbol.for('cryopipe.CliError');
 
+/** The CLI's exit codes, as documented in the README. */
 export const EXIT = {
+  /** Success. */
   ok: 0,
   /** The operation failed (criu refused, a job failed, …). */
   failure: 1,
@@ -22,11 +20,18 @@ export const EXIT = {
   refused: 6,
 } as const;
 
+/**
+ * The one error type the CLI shows to users: what went wrong, and what to do.
+ * `exitCode` follows the documented table in the README.
+ */
 export class CliError extends Error {
+  /** Brand that `is()` checks, so errors are recognised across duplicate package copies. @internal */
   readonly [brand] = true;
+  /** Always 'CliError'. */
   override readonly name = 'CliError';
   constructor(
     message: string,
+    /** The process exit code to end with; one of EXIT (default EXIT.failure). */
     readonly exitCode: number = EXIT.failure,
     /** What the user can do about it, shown on its own line. */
     readonly hint?: string,
@@ -34,6 +39,7 @@ export class CliError extends Error {
   ) {
     super(message, options);
   }
+  /** True when `value` is a CliError (also from another copy of this package). */
   static is(value: unknown): value is CliError {
     return typeof value === 'object' && value !== null && brand in value;
   }

@@ -1,5 +1,6 @@
 import { loadAddon } from './native.ts';
 
+/** Whether hardware breakpoints (which criu uses to stop tasks at syscalls) work here: 'broken' on some virtual machines. */
 export type BreakpointSupport = 'works' | 'broken' | 'unsupported';
 
 let cached: BreakpointSupport | undefined;

@@ -20,6 +20,7 @@ import { closeQuietly } from './seqpacket-socket.ts';
 import { type DumpStats, type RestoreStats, readStats } from './stats.ts';
 import { type Connection, ServiceTransport, SwrkTransport, type Transport } from './transport.ts';
 
+/** Options of `CriuClient.swrk()`: how criu is started as a child in swrk mode. */
 export interface SwrkOptions {
   /** Path of the criu binary; else CRIU_BIN, PATH, /usr/local/sbin, /usr/sbin. */
   criuPath?: string;
@@ -34,12 +35,17 @@ export interface SwrkOptions {
   disableBreakpoints?: boolean | 'auto';
 }
 
+/** Optional kernel/criu features to ask criu about (FEATURE_CHECK); true = check this one. */
 export interface Features {
+  /** Memory change tracking (soft-dirty bits), needed for incremental dumps. */
   memTrack?: boolean;
+  /** Lazy restore through userfaultfd. */
   lazyPages?: boolean;
+  /** Keeping pidfds across pre-dumps to detect pid reuse. */
   pidfdStore?: boolean;
 }
 
+/** The outcome of a dump. */
 export interface DumpResult {
   /** True when this reply comes from a restored tree (criu's `restored` flag). */
   restored: boolean;
@@ -47,10 +53,13 @@ export interface DumpResult {
   stats?: DumpStats | undefined;
 }
 
+/** The outcome of a pre-dump. */
 export interface PreDumpResult {
+  /** criu's dump statistics; undefined when stats-dump could not be read. */
   stats?: DumpStats | undefined;
 }
 
+/** The outcome of a restore. */
 export interface RestoreResult {
   /** PID of the restored root process. */
   pid: number;
@@ -58,8 +67,11 @@ export interface RestoreResult {
   stats?: RestoreStats | undefined;
 }
 
+/** Where a page server started by criu listens. */
 export interface PageServerResult {
+  /** Pid of the page server process. */
   pid: number;
+  /** TCP port the page server listens on. */
   port: number;
 }
 
@@ -73,6 +85,7 @@ export interface PageServer extends PageServerResult {
   stop(): Promise<boolean>;
 }
 
+/** criu's version as the VERSION request reports it, with a display text. */
 export interface VersionInfo extends CriuVersion {
   /** e.g. "4.2.1". */
   text: string;

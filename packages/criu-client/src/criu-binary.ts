@@ -4,7 +4,12 @@ import { delimiter, join } from 'node:path';
 import { CriuError } from './errors.ts';
 
 /** Oldest criu whose RPC this client has been written for. */
-export const MIN_CRIU_VERSION = { major: 3, minor: 15 } as const;
+export const MIN_CRIU_VERSION = {
+  /** Major version. */
+  major: 3,
+  /** Minor version. */
+  minor: 15,
+} as const;
 
 /**
  * Finds the criu binary: the explicit path, then `CRIU_BIN`, then PATH, then
@@ -60,12 +65,19 @@ export function assertRoot(): void {
   }
 }
 
+/** A criu version, as its VERSION RPC request reports it. */
 export interface CriuVersion {
+  /** Major version, e.g. 4 in 4.2.1. */
   major: number;
+  /** Minor version, e.g. 2 in 4.2.1. */
   minor: number;
+  /** Sublevel, e.g. 1 in 4.2.1; undefined when criu did not report one. */
   sublevel?: number | undefined;
+  /** Extra version number of development builds; undefined when absent. */
   extra?: number | undefined;
+  /** Git commit of a development build; undefined for releases. */
   gitid?: string | undefined;
+  /** Release name; undefined when criu did not report one. */
   name?: string | undefined;
 }
 

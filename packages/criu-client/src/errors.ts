@@ -17,7 +17,9 @@ export type CriuErrorCode =
   /** A notify hook returned false or threw, and criu aborted. */
   | 'ABORTED_BY_HOOK';
 
+/** What a CriuError is built from; every field but `code` is optional. */
 export interface CriuErrorDetails {
+  /** What went wrong. */
   code: CriuErrorCode;
   /** The request type, e.g. `DUMP`, when the error belongs to a request. */
   request?: string | undefined;
@@ -29,16 +31,23 @@ export interface CriuErrorDetails {
   logLines?: string[] | undefined;
   /** Path of criu's log file for this request, when there is one. */
   logFile?: string | undefined;
+  /** The underlying error, when there was one. */
   cause?: unknown;
 }
 
 /** The one error type of this package. Use `CriuError.is(err)` across package copies. */
 export class CriuError extends Error {
+  /** What went wrong; switch on this, not on the message. */
   readonly code: CriuErrorCode;
+  /** The request type, e.g. `DUMP`; undefined when the error is not about a request. */
   readonly request: string | undefined;
+  /** criu's `cr_errno` (an errno value); undefined when criu sent none. */
   readonly crErrno: number | undefined;
+  /** criu's `cr_errmsg` (its first logged error); undefined when criu sent none. */
   readonly crErrmsg: string | undefined;
+  /** The Error lines of criu's log for this request, known harmless noise removed; [] when none. */
   readonly logLines: string[];
+  /** Path of criu's log file for this request; undefined when there is none. */
   readonly logFile: string | undefined;
 
   constructor(message: string, details: CriuErrorDetails) {

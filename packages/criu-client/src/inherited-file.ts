@@ -13,6 +13,7 @@ export function fileInheritKey(path: string): string {
   return relative === '' ? '.' : relative;
 }
 
+/** How the dumped process had the file open, to open it the same way for `inheritFd`. */
 export interface InheritedFileOptions {
   /** How the dumped process had the file open. */
   access: 'read' | 'write' | 'read-write';

@@ -10,6 +10,7 @@ const HARMLESS = [
   /restore late stage hook for external plugin failed/,
 ];
 
+/** True for a criu log line known to be harmless (an "Error" that does not mean failure). */
 export function isHarmlessNoise(line: string): boolean {
   return HARMLESS.some((pattern) => pattern.test(line));
 }

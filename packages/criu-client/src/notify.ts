@@ -15,17 +15,29 @@ export type HookResult = void | boolean | Promise<void | boolean>;
  * Giving any hook turns criu's notifications on for the request.
  */
 export interface NotifyHooks {
+  /** Dump: criu is about to freeze and dump the tree. */
   preDump?(n: CriuNotification): HookResult;
+  /** Dump: the images are written (before the tree is killed or resumed). */
   postDump?(n: CriuNotification): HookResult;
+  /** Restore: criu is about to start restoring. */
   preRestore?(n: CriuNotification): HookResult;
+  /** Restore: the tree is restored but not yet resumed; `n.pid` is its root. */
   postRestore?(n: CriuNotification): HookResult;
+  /** criu is about to lock the network (dump). */
   networkLock?(n: CriuNotification): HookResult;
+  /** criu is about to unlock the network (restore, or dump with leaveRunning). */
   networkUnlock?(n: CriuNotification): HookResult;
+  /** Restore: the root's namespaces exist; `n.pid` is the root. */
   setupNamespaces?(n: CriuNotification): HookResult;
+  /** Restore: namespaces are set up. */
   postSetupNamespaces?(n: CriuNotification): HookResult;
+  /** Restore: the tree is about to be resumed. */
   preResume?(n: CriuNotification): HookResult;
+  /** Restore: the tree runs again. */
   postResume?(n: CriuNotification): HookResult;
+  /** criu is ready (sent once it has started its work). */
   statusReady?(n: CriuNotification): HookResult;
+  /** Before criu talks to an image streamer. */
   preStream?(n: CriuNotification): HookResult;
   /**
    * The new pty master of a restore with `orphanPtsMaster`. The hook owns

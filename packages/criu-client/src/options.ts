@@ -10,7 +10,9 @@ import {
 /** Raw criu_opts fields (snake_case in rpc.proto, camelCase here) for anything not typed below. */
 export type RawCriuOpts = Exclude<MessageInitShape<typeof criu_optsSchema>, criu_opts>;
 
+/** criu's `--manage-cgroups` modes (see criu(8)); 'default' leaves the choice to criu. */
 export type CgroupMode = 'ignore' | 'none' | 'props' | 'soft' | 'full' | 'strict' | 'default';
+/** How criu locks the network while the tree is frozen (`--network-lock`). */
 export type NetworkLockMethod = 'iptables' | 'nftables' | 'skip';
 
 /** Options every request that touches images shares. */
@@ -37,43 +39,69 @@ export interface DumpOptions extends ImageOptions {
   leaveStopped?: boolean;
   /** Allow a tree attached to the caller's terminal / not a session leader. */
   shellJob?: boolean;
+  /** Dump established TCP connections (`--tcp-established`). */
   tcpEstablished?: boolean;
+  /** Dump TCP connections as closed (`--tcp-close`). */
   tcpClose?: boolean;
+  /** Allow unix sockets connected to peers outside the tree (`--ext-unix-sk`). */
   extUnixSk?: boolean;
+  /** Dump file locks (`--file-locks`). */
   fileLocks?: boolean;
   /** Incremental dumps via soft-dirty tracking (needs CONFIG_MEM_SOFT_DIRTY). */
   trackMem?: boolean;
   /** Previous (pre-)dump images, relative to imagesDir. */
   parentImg?: string;
+  /** Punch holes in parent images for pages written again (`--auto-dedup`). */
   autoDedup?: boolean;
+  /** Allow link remaps for files whose name was removed (`--link-remap`). */
   linkRemap?: boolean;
+  /** Largest deleted file criu saves into the images, in bytes (`--ghost-limit`). */
   ghostLimit?: number;
   /** External resources, criu's `--external` syntax (e.g. `file[mnt:ino]`, `tty[rdev:dev]`). */
   external?: string[];
+  /** How to lock the network while frozen (criu's default: iptables). */
   networkLock?: NetworkLockMethod;
   /** true = criu's default cgroup handling; a mode picks one explicitly. */
   manageCgroups?: boolean | CgroupMode;
+  /** Freeze the tree through this freezer cgroup instead of ptrace (`--freeze-cgroup`). */
   freezeCgroup?: string;
   /** Seconds criu may spend freezing/collecting the tree (criu's `--timeout`). */
   timeout?: number;
   /** Send pages to a page server instead of writing them locally. */
-  pageServer?: { address: string; port: number };
+  pageServer?: {
+    /** Host name or address of the page server. */
+    address: string;
+    /** TCP port of the page server. */
+    port: number;
+  };
   /** How pre-dump reads memory. */
   preDumpMode?: 'splice' | 'vm-read';
 }
 
+/** Options of a restore request. */
 export interface RestoreOptions extends ImageOptions {
+  /** The tree was dumped with `shellJob`: restore it attached to this terminal/session. */
   shellJob?: boolean;
+  /** Restore established TCP connections (`--tcp-established`). */
   tcpEstablished?: boolean;
+  /** Restore TCP connections as closed (`--tcp-close`). */
   tcpClose?: boolean;
+  /** Allow unix sockets connected to peers outside the tree (`--ext-unix-sk`). */
   extUnixSk?: boolean;
+  /** Restore file locks (`--file-locks`). */
   fileLocks?: boolean;
+  /** External resources, criu's `--external` syntax, as at dump time. */
   external?: string[];
   /**
    * Descriptors of this process that stand in for external resources, e.g.
    * `{ key: 'pipe:[12345]', fd }` (swrk transport only: criu inherits them).
    */
-  inheritFd?: { key: string; fd: number }[];
+  inheritFd?: {
+    /** What the descriptor stands for, as criu names it in the images, e.g. `pipe:[12345]`. */
+    key: string;
+    /** The descriptor of this process that criu inherits. */
+    fd: number;
+  }[];
   /**
    * Make the restored root a child of this process instead of criu's.
    * Node cannot waitpid() an arbitrary child, so the restored root stays a
@@ -82,8 +110,11 @@ export interface RestoreOptions extends ImageOptions {
   rstSibling?: boolean;
   /** Give the restored tree a new pty; its master arrives in the orphanPtsMaster hook. */
   orphanPtsMaster?: boolean;
+  /** Leave the restored tree stopped (SIGSTOP) instead of resuming it. */
   leaveStopped?: boolean;
+  /** How the network was locked at dump time; must match the dump. */
   networkLock?: NetworkLockMethod;
+  /** true = criu's default cgroup handling; a mode picks one explicitly. */
   manageCgroups?: boolean | CgroupMode;
   /** Seconds criu may wait on restore steps (criu's `--timeout`). */
   timeout?: number;
@@ -91,11 +122,13 @@ export interface RestoreOptions extends ImageOptions {
   root?: string;
 }
 
+/** Options of a page server: receives pages from a dump over TCP. */
 export interface PageServerOptions extends ImageOptions {
   /** Address to listen on (default: all). */
   address?: string;
   /** TCP port; 0 or unset lets criu pick one (returned in the reply). */
   port?: number;
+  /** Previous (pre-)dump images, relative to imagesDir. */
   parentImg?: string;
 }
 

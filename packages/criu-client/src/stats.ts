@@ -10,33 +10,55 @@ export const STATS_MAGIC = 0x57093306;
 
 /** What criu measured during a dump; times in microseconds. */
 export interface DumpStats {
+  /** Time spent freezing the tree, in microseconds. */
   freezingTimeUs: number;
+  /** Time the tree stayed frozen, in microseconds. */
   frozenTimeUs: number;
+  /** Time spent collecting memory pages, in microseconds. */
   memdumpTimeUs: number;
+  /** Time spent writing memory pages, in microseconds. */
   memwriteTimeUs: number;
+  /** Time spent resolving inotify/fanotify watch paths, in microseconds; undefined when not reported. */
   irmapResolveUs?: number | undefined;
+  /** Pages of private memory looked at. */
   pagesScanned: number;
+  /** Pages not written because a parent (pre-)dump already holds them unchanged. */
   pagesSkippedParent: number;
+  /** Pages written to the images (or sent to the page server). */
   pagesWritten: number;
+  /** Pages left for lazy restore. */
   pagesLazy: number;
+  /** Page pipes used to move pages; undefined when not reported. */
   pagePipes?: number | undefined;
+  /** Pipe buffers used by those page pipes; undefined when not reported. */
   pagePipeBufs?: number | undefined;
+  /** Pages of shared memory looked at; undefined when not reported. */
   shpagesScanned?: number | undefined;
+  /** Shared-memory pages skipped thanks to a parent dump; undefined when not reported. */
   shpagesSkippedParent?: number | undefined;
+  /** Shared-memory pages written; undefined when not reported. */
   shpagesWritten?: number | undefined;
 }
 
 /** What criu measured during a restore; times in microseconds. */
 export interface RestoreStats {
+  /** Time spent re-creating the processes, in microseconds. */
   forkingTimeUs: number;
+  /** Total restore time, in microseconds. */
   restoreTimeUs: number;
+  /** Pages compared with the parent for copy-on-write sharing. */
   pagesCompared: number;
+  /** Pages not restored because they are shared copy-on-write. */
   pagesSkippedCow: number;
+  /** Pages restored; undefined when not reported. */
   pagesRestored?: number | undefined;
 }
 
+/** Decoded stats-dump / stats-restore: whichever the file held. */
 export interface CriuStats {
+  /** Dump statistics; undefined in a restore stats file. */
   dump?: DumpStats | undefined;
+  /** Restore statistics; undefined in a dump stats file. */
   restore?: RestoreStats | undefined;
 }
 

@@ -35,7 +35,10 @@ export function meterDirectory(
   step: string,
   meter: ProgressMeter,
   everyMs = 250,
-): { stop(): void } {
+): {
+  /** Stops measuring and sends the last measurement, with `done`. */
+  stop(): void;
+} {
   if (meter === noMeter) return { stop() {} };
   const measure = (done: boolean) =>
     meter({ step, bytes: directoryBytes(dir), ...(done ? { done } : {}) });

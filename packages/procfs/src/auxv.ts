@@ -1,6 +1,8 @@
 /** The auxiliary-vector entries used to build a ParseContext. */
 export interface AuxvFacts {
+  /** AT_PAGESZ: the page size in bytes; undefined when the entry is missing. */
   pageSize?: number | undefined;
+  /** AT_CLKTCK: clock ticks per second (the unit of stat's times); undefined when missing. */
   clockTicks?: number | undefined;
 }
 

@@ -3,6 +3,7 @@ import { int } from './numbers.ts';
 
 /** One line of /proc/PID/cgroup. On cgroup v2 there is one line with hierarchyId 0 and no controllers. */
 export interface CgroupMembership {
+  /** The hierarchy id (first field); 0 for the cgroup v2 unified hierarchy. */
   hierarchyId: number;
   /** Controllers bound to the hierarchy (v1), e.g. ['cpu', 'cpuacct'] or ['name=systemd']; [] on v2. */
   controllers: string[];

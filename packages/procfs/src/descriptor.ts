@@ -21,6 +21,7 @@ export type AnonInodeKind =
   | 'other';
 
 interface DescriptorBase {
+  /** The descriptor number in the owning process. */
   fd: number;
   /** The raw link target of /proc/PID/fd/FD. */
   target: string;
@@ -53,8 +54,11 @@ interface PathFacts {
   links?: number | undefined;
 }
 
+/** A regular file (or a file on a special filesystem) opened by path. */
 export interface FileDescriptor extends DescriptorBase, PathFacts {
+  /** Discriminant: a regular file. */
   kind: 'file';
+  /** The file's path as the fd link shows it, without the " (deleted)" mark. */
   path: string;
   /** Current size of the file in bytes; CRIU refuses to restore a writable file whose size changed. */
   size?: number | undefined;
@@ -69,8 +73,11 @@ export interface FileDescriptor extends DescriptorBase, PathFacts {
   /** Mount id of the file's mount, matching mountinfo's first field (fdinfo mnt_id, Linux 3.15+). */
   mntId?: number | undefined;
 }
+/** A directory held open (opendir, O_PATH, a cwd-like handle). */
 export interface DirectoryDescriptor extends DescriptorBase, PathFacts {
+  /** Discriminant: a directory. */
   kind: 'directory';
+  /** The directory's path as the fd link shows it. */
   path: string;
   /** st_ino. */
   inode?: number | undefined;
@@ -80,6 +87,7 @@ export interface DirectoryDescriptor extends DescriptorBase, PathFacts {
  * pipefs, so all pipes share one device.
  */
 export interface PipeDescriptor extends DescriptorBase {
+  /** Discriminant: an anonymous pipe end. */
   kind: 'pipe';
   /** The pipefs inode, from the link "pipe:[INODE]"; both ends of one pipe share it. */
   inode: number;
@@ -90,10 +98,13 @@ export interface PipeDescriptor extends DescriptorBase {
  * other mount namespaces). `path` is where the link says it is, for messages.
  */
 export interface FifoDescriptor extends DescriptorBase, PathFacts {
+  /** Discriminant: a named pipe. */
   kind: 'fifo';
+  /** Where the fd link says the FIFO is (for messages only; not an identity). */
   path: string;
   /** st_dev of the filesystem holding the FIFO. */
   device: number;
+  /** st_ino of the FIFO; with `device`, identifies it. */
   inode: number;
 }
 
@@ -101,40 +112,56 @@ export interface FifoDescriptor extends DescriptorBase, PathFacts {
 export function fileIdentity(device: number, inode: number): string {
   return `${device}:${inode}`;
 }
+/** A socket, identified by its sockfs inode. */
 export interface SocketDescriptor extends DescriptorBase {
+  /** Discriminant: a socket. */
   kind: 'socket';
   /** The sockfs inode, from the link "socket:[INODE]"; the key of the net tables. */
   inode: number;
   /** From the process's own /proc/PID/net tables; undefined for families not listed there (packet, raw, vsock, ...). */
   socket?: SocketInfo | undefined;
 }
+/** A terminal: a pts slave, a virtual console or a serial line. */
 export interface TerminalDescriptor extends DescriptorBase {
+  /** Discriminant: a terminal. */
   kind: 'terminal';
   /** e.g. /dev/pts/3 or /dev/tty1. */
   path: string;
   /** Which terminal, decoded from st_rdev. */
   device: TerminalDevice;
 }
+/** The master side of a pseudo-terminal (/dev/ptmx). */
 export interface PtyMasterDescriptor extends DescriptorBase {
+  /** Discriminant: a pty master. */
   kind: 'pty-master';
+  /** The link target, normally /dev/ptmx or /dev/pts/ptmx. */
   path: string;
   /** The pts index of the slave (fdinfo "tty-index", Linux 4.19+). */
   ptyIndex?: number | undefined;
 }
+/** A character or block device that is not a terminal (e.g. /dev/null). */
 export interface DeviceDescriptor extends DescriptorBase {
+  /** Discriminant: a character or a block device. */
   kind: 'char-device' | 'block-device';
+  /** The device file's path, e.g. /dev/null. */
   path: string;
   /** Device major and minor numbers, from st_rdev. */
   major: number;
+  /** Device minor number, from st_rdev. */
   minor: number;
 }
+/** An anonymous inode (eventfd, epoll, signalfd, timerfd, inotify, pidfd, ...). */
 export interface AnonDescriptor extends DescriptorBase {
+  /** Discriminant: an anonymous inode. */
   kind: 'anon';
+  /** Which anonymous inode; 'other' for names this package does not know. */
   anonKind: AnonInodeKind;
   /** The kernel's name, e.g. "[eventfd]" or "inotify". */
   name: string;
 }
+/** A memfd_create(2) file. */
 export interface MemfdDescriptor extends DescriptorBase {
+  /** Discriminant: a memfd. */
   kind: 'memfd';
   /** The name given to memfd_create(2) (the link reads "/memfd:NAME (deleted)"). */
   name: string;
@@ -143,11 +170,16 @@ export interface MemfdDescriptor extends DescriptorBase {
   /** st_ino. */
   inode?: number | undefined;
 }
+/** A namespace file held open (e.g. from /proc/PID/ns or setns). */
 export interface NamespaceDescriptor extends DescriptorBase {
+  /** Discriminant: a namespace. */
   kind: 'namespace';
+  /** Which namespace: its type and inode. */
   namespace: Namespace;
 }
+/** A descriptor whose link target this package cannot classify; see `target`. */
 export interface UnknownDescriptor extends DescriptorBase {
+  /** Discriminant: not classified. */
   kind: 'unknown';
 }
 
@@ -184,12 +216,15 @@ export interface OpenFileStat {
 
 /** Everything gathered about one descriptor; only fd and target are required. */
 export interface DescriptorFacts {
+  /** The descriptor number. */
   fd: number;
+  /** The raw link target of /proc/PID/fd/FD. */
   target: string;
   /** st_mode of the link itself (lstat): its owner r/w bits mirror the open mode. */
   linkMode?: number | undefined;
   /** stat of the open file (following the link). */
   stat?: OpenFileStat | undefined;
+  /** The parsed /proc/PID/fdinfo/FD, when it was read. */
   fdInfo?: FdInfo | undefined;
   /**
    * Only when the target ends with " (deleted)" and the file still has links: whether the target,

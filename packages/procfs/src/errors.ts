@@ -11,9 +11,11 @@ export type ProcfsErrorCode = 'NOT_FOUND' | 'PERMISSION_DENIED' | 'PARSE' | 'IO'
 
 /** The one error type of this package. Recognise it with `ProcfsError.is(err)`, also across duplicate package copies. */
 export class ProcfsError extends Error {
+  /** What went wrong; see ProcfsErrorCode. */
   readonly code: ProcfsErrorCode;
   /** The /proc path being read or parsed; '' when a parser was called on bare text. */
   readonly path: string;
+  /** The underlying error (e.g. the Node system error), when there was one. */
   override readonly cause: unknown;
 
   constructor(code: ProcfsErrorCode, message: string, path: string, cause?: unknown) {

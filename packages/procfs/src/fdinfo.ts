@@ -10,6 +10,7 @@ export interface FdInfo {
   pos: number;
   /** open(2) flags, e.g. 0o100001 = O_LARGEFILE|O_WRONLY. */
   flags: number;
+  /** How the descriptor was opened, from the O_ACCMODE bits of `flags`. */
   accessMode: AccessMode;
   /** O_APPEND (0o2000): writes go to the end whatever pos says. */
   append: boolean;
@@ -24,6 +25,7 @@ export interface FdInfo {
 const WHAT = 'fdinfo';
 const O_APPEND = 0o2000;
 
+/** The access mode encoded in open(2) flags (their O_ACCMODE bits). */
 export function accessModeOfFlags(flags: number): AccessMode {
   const acc = flags & 3;
   return acc === 0 ? 'read' : acc === 1 ? 'write' : 'read-write';

@@ -3,7 +3,9 @@ import { int } from './numbers.ts';
 
 /** One row of /proc/PID/limits; null means unlimited. */
 export interface ResourceLimit {
+  /** The soft limit, in the unit of the limit; null when unlimited. */
   soft: number | null;
+  /** The hard limit (ceiling for the soft limit); null when unlimited. */
   hard: number | null;
   /** 'seconds', 'bytes', 'processes', 'files', 'signals', 'locks', 'us', or '' when the kernel prints none. */
   units: string;

@@ -2,16 +2,23 @@ import { parseError } from './errors.ts';
 
 /** One line of /proc/PID/maps. Addresses are bigints: user space reaches past 2^53. */
 export interface MemoryMapping {
+  /** Start address (inclusive). */
   start: bigint;
+  /** End address (exclusive). */
   end: bigint;
+  /** The mapping is readable ('r'). */
   read: boolean;
+  /** The mapping is writable ('w'). */
   write: boolean;
+  /** The mapping is executable ('x'). */
   execute: boolean;
   /** 'p' private (copy-on-write) or 's' shared. */
   shared: boolean;
+  /** Offset in bytes into the mapped file (0 for anonymous mappings). */
   offset: bigint;
   /** "major:minor" in hex, as printed. */
   device: string;
+  /** Inode of the mapped file; 0 for anonymous mappings. */
   inode: number;
   /** File path, or a pseudo name like [heap], [stack], [vdso]; '' for anonymous memory. */
   pathname: string;

@@ -3,18 +3,27 @@ import { int, unescapeOctal } from './numbers.ts';
 
 /** One line of /proc/PID/mountinfo (see proc(5)); paths are unescaped. */
 export interface MountInfo {
+  /** Unique id of the mount (field 1). */
   mountId: number;
+  /** Id of the parent mount; the mount's own id for the root of the tree. */
   parentId: number;
+  /** Major number of st_dev for files on this mount. */
   major: number;
+  /** Minor number of st_dev for files on this mount. */
   minor: number;
   /** Root of the mount within its filesystem. */
   root: string;
+  /** Mount point, relative to the process's root, with octal escapes decoded. */
   mountPoint: string;
+  /** Per-mount options (e.g. rw, nosuid, relatime). */
   mountOptions: string[];
   /** Tagged fields such as "shared:1" or "master:2". */
   optionalFields: string[];
+  /** Filesystem type, e.g. ext4, tmpfs, proc. */
   fsType: string;
+  /** Mount source, e.g. /dev/sda1 or "none". */
   source: string;
+  /** Per-superblock options. */
   superOptions: string[];
 }
 

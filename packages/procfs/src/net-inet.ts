@@ -3,17 +3,23 @@ import { int } from './numbers.ts';
 
 /** An IP endpoint as printed in /proc/net/tcp*: address in the usual text form. */
 export interface InetEndpoint {
+  /** IP address in text form (dotted IPv4, or IPv6). */
   address: string;
+  /** Port number (0 when unbound). */
   port: number;
 }
 
 /** One socket of /proc/PID/net/{tcp,tcp6,udp,udp6}. */
 export interface InetSocketEntry {
+  /** The local address and port. */
   local: InetEndpoint;
+  /** The remote address and port (all zeros when not connected). */
   remote: InetEndpoint;
   /** TCP state name ('ESTABLISHED', 'LISTEN', ...); for UDP, 'ESTABLISHED' means connected and 'CLOSE' unconnected. */
   state: string;
+  /** Effective uid of the socket's owner. */
   uid: number;
+  /** The sockfs inode, matching a descriptor's "socket:[INODE]". */
   inode: number;
 }
 

@@ -7,6 +7,7 @@ export interface NetlinkSocketEntry {
   protocol: number;
   /** Port id (often the owner's pid). */
   portId: number;
+  /** The sockfs inode, matching a descriptor's "socket:[INODE]". */
   inode: number;
 }
 

@@ -3,6 +3,7 @@ import { int } from './numbers.ts';
 
 /** One socket of /proc/PID/net/unix (all unix sockets of that process's network namespace). */
 export interface UnixSocketEntry {
+  /** The sockfs inode, matching a descriptor's "socket:[INODE]". */
   inode: number;
   /** 'stream' | 'dgram' | 'seqpacket' (or the raw type number as text). */
   type: string;

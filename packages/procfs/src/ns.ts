@@ -18,6 +18,7 @@ export type NamespaceType =
 export interface Namespace {
   /** The type printed in the link, e.g. 'net' (pid_for_children prints 'pid'). */
   type: string;
+  /** The namespace's inode: two processes share the namespace when it is equal. */
   inode: number;
 }
 

@@ -4,6 +4,7 @@ import type { OutsideHolder, Snapshot } from './snapshot.ts';
 
 /** A process holding one end of a pipe or FIFO. */
 export interface PipeEndHolder {
+  /** The holding process. */
   pid: number;
   /** The descriptor number in that process. */
   fd: number;
@@ -22,6 +23,7 @@ export type EndLocation = 'inside' | 'outside' | 'both' | 'none' | 'unknown';
 
 /** One pipe or FIFO that a process of the tree holds, with both ends located. */
 export interface PipeConnection {
+  /** Whether this is an anonymous pipe or a named pipe (FIFO). */
   kind: 'pipe' | 'fifo';
   /** Pipe inode (pipefs) or the FIFO's inode on its filesystem. */
   inode: number;
@@ -106,10 +108,17 @@ export function pipePeers(snapshot: Snapshot): PipeConnection[] {
 
 /** A socket held by the tree, with any holders of the same socket outside it. */
 export interface SocketUse {
+  /** The sockfs inode shared by every holder. */
   inode: number;
   /** The descriptor of the first holder inside (with `socket` resolved when the tables list it). */
   descriptor: Extract<Descriptor, { kind: 'socket' }>;
-  holders: Array<{ pid: number; fd: number }>;
+  /** Every descriptor of the tree that refers to this socket. */
+  holders: Array<{
+    /** The holding process. */
+    pid: number;
+    /** The descriptor number in that process. */
+    fd: number;
+  }>;
   /** Processes outside the tree sharing this very socket (inherited descriptor); [] when none or not scanned. */
   outsideHolders: OutsideHolder[];
 }
@@ -141,7 +150,9 @@ export function socketUses(snapshot: Snapshot): SocketUse[] {
 
 /** A regular file open for writing in the tree: CRIU records its size and refuses to restore if it changed. */
 export interface WritableFile {
+  /** The holding process. */
   pid: number;
+  /** The descriptor number in that process. */
   fd: number;
   /** Where the link says the file is (the kernel's " (deleted)" mark removed when it is one). */
   path: string;
@@ -153,6 +164,7 @@ export interface WritableFile {
   size?: number | undefined;
   /** File offset in bytes. */
   pos?: number | undefined;
+  /** How the file was opened: 'write' or 'read-write'. */
   access: AccessMode;
   /** Opened with O_APPEND. */
   append: boolean;

@@ -27,6 +27,7 @@ import { type ProcessStatus, parseStatus } from './status.ts';
  * rejects with ProcfsError code NOT_FOUND.
  */
 export class ProcessHandle {
+  /** The process id, as seen by the procfs being read. */
   readonly pid: number;
   /** The process directory, e.g. /proc/1234. */
   readonly dir: string;
@@ -40,10 +41,12 @@ export class ProcessHandle {
     this.#context = context;
   }
 
+  /** Reads and parses /proc/PID/stat. */
   async stat(): Promise<ProcessStat> {
     return readStatAt(this.dir, this.#context());
   }
 
+  /** Reads and parses /proc/PID/status. */
   async status(): Promise<ProcessStatus> {
     return this.#parse('status', parseStatus);
   }
@@ -84,10 +87,12 @@ export class ProcessHandle {
     }
   }
 
+  /** argv from /proc/PID/cmdline; [] for kernel threads and zombies. */
   async cmdline(): Promise<string[]> {
     return parseCmdline(readText(`${this.dir}/cmdline`));
   }
 
+  /** The initial environment from /proc/PID/environ (as at exec; later setenv calls are not visible). */
   async environ(): Promise<Map<string, string>> {
     return parseEnviron(readText(`${this.dir}/environ`));
   }
@@ -125,15 +130,18 @@ export class ProcessHandle {
     return readLink(`${this.dir}/fd/${fd}`);
   }
 
+  /** Reads and parses /proc/PID/fdinfo/FD. */
   async fdInfo(fd: number): Promise<FdInfo> {
     const path = `${this.dir}/fdinfo/${fd}`;
     return parseFdInfo(readText(path), path);
   }
 
+  /** The memory mappings from /proc/PID/maps. */
   async maps(): Promise<MemoryMapping[]> {
     return this.#parse('maps', parseMaps);
   }
 
+  /** The mounts visible to the process, from /proc/PID/mountinfo. */
   async mountInfo(): Promise<MountInfo[]> {
     try {
       return this.#parse('mountinfo', parseMountInfo);
@@ -154,6 +162,7 @@ export class ProcessHandle {
     }
   }
 
+  /** The process's cgroups, one per hierarchy, from /proc/PID/cgroup. */
   async cgroup(): Promise<CgroupMembership[]> {
     return this.#parse('cgroup', parseCgroup);
   }
@@ -192,6 +201,7 @@ export class ProcessHandle {
       .sort((a, b) => a - b);
   }
 
+  /** The resource limits from /proc/PID/limits. */
   async limits(): Promise<ResourceLimits> {
     return this.#parse('limits', parseLimits);
   }
@@ -201,6 +211,7 @@ export class ProcessHandle {
     return readLink(`${this.dir}/exe`);
   }
 
+  /** The current working directory (the /proc/PID/cwd link). */
   async cwd(): Promise<string> {
     return readLink(`${this.dir}/cwd`);
   }

@@ -19,6 +19,7 @@ import { parseStatus } from './status.ts';
 import { parseSystemStat, type SystemStat } from './system-stat.ts';
 import { buildTree, childrenByParent, type ProcessTree } from './tree.ts';
 
+/** Options of `new Procfs()`. */
 export interface ProcfsOptions {
   /** Where procfs is mounted; a directory of fixtures in tests. Default '/proc'. */
   root?: string;
@@ -26,11 +27,13 @@ export interface ProcfsOptions {
   context?: Partial<ParseContext>;
 }
 
+/** Options of `Procfs.tree()`. */
 export interface TreeOptions {
   /** Force a method; default 'children', falling back to 'ppid-scan' when the kernel lacks children files. */
   method?: 'children' | 'ppid-scan';
 }
 
+/** Options of `Procfs.snapshot()`. */
 export interface SnapshotOptions extends TreeOptions {
   /** Also scan processes outside the tree for shared pipes, sockets, FIFOs and terminals. Default true. */
   outside?: boolean;
@@ -38,7 +41,9 @@ export interface SnapshotOptions extends TreeOptions {
 
 /** One open descriptor of some process, by its raw link target. */
 export interface DescriptorRef {
+  /** The process holding the descriptor. */
   pid: number;
+  /** The descriptor number. */
   fd: number;
   /** The link target of /proc/PID/fd/FD, as fdTarget() returns it. */
   target: string;
@@ -62,6 +67,7 @@ const isPid = (name: string) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <
 
 /** Entry point: `new Procfs()` reads /proc; `new Procfs({ root })` reads a fixture tree. */
 export class Procfs {
+  /** Where procfs is read from, without a trailing slash (default '/proc'). */
   readonly root: string;
   readonly #overrides: Partial<ParseContext>;
   #context: ParseContext | undefined;
@@ -97,6 +103,7 @@ export class Procfs {
     return this.#pids();
   }
 
+  /** Reads and parses ROOT/stat (boot time and process counters). */
   async systemStat(): Promise<SystemStat> {
     const path = `${this.root}/stat`;
     return parseSystemStat(readText(path), path);

@@ -6,9 +6,13 @@ import type { ProcessTree } from './tree.ts';
 
 /** One process of a snapshot. */
 export interface ProcessSnapshot {
+  /** The process id (in the namespace of the procfs read). */
   pid: number;
+  /** Parsed /proc/PID/stat. */
   stat: ProcessStat;
+  /** Parsed /proc/PID/status. */
   status: ProcessStatus;
+  /** argv from /proc/PID/cmdline; empty for kernel threads and zombies. */
   cmdline: string[];
   /** Empty for processes whose descriptors were not readable (kernel threads, zombies). */
   fds: Descriptor[];
@@ -18,9 +22,13 @@ export interface ProcessSnapshot {
 
 /** A process outside the tree holding the same pipe, FIFO, socket or terminal as a process inside it. */
 export interface OutsideHolder {
+  /** The outside process. */
   pid: number;
+  /** Its descriptor that refers to the shared object. */
   fd: number;
+  /** Its command name (stat comm), for messages. */
   comm: string;
+  /** How its descriptor was opened; undefined when unknown. */
   access?: AccessMode | undefined;
 }
 
@@ -45,8 +53,11 @@ export interface OutsideView {
 
 /** A consistent-enough picture of a process tree: everything a "can this be dumped?" check needs. */
 export interface Snapshot {
+  /** The pid the snapshot was taken from. */
   rootPid: number;
+  /** When the snapshot was taken, in milliseconds since the epoch. */
   takenAtMs: number;
+  /** The process tree under `rootPid` at that moment. */
   tree: ProcessTree;
   /** Processes of the tree that were read; the root is always present. */
   processes: Map<number, ProcessSnapshot>;

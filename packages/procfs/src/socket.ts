@@ -4,9 +4,18 @@ import type { UnixSocketEntry } from './net-unix.ts';
 
 /** What a network namespace's tables say about one socket inode. */
 export type SocketInfo =
-  | ({ family: 'unix' } & UnixSocketEntry)
-  | ({ family: 'tcp' | 'tcp6' | 'udp' | 'udp6' } & InetSocketEntry)
-  | ({ family: 'netlink' } & NetlinkSocketEntry);
+  | ({
+      /** A unix-domain socket, from /proc/PID/net/unix. */
+      family: 'unix';
+    } & UnixSocketEntry)
+  | ({
+      /** An IPv4 or IPv6 TCP/UDP socket, from the table of that name. */
+      family: 'tcp' | 'tcp6' | 'udp' | 'udp6';
+    } & InetSocketEntry)
+  | ({
+      /** A netlink socket, from /proc/PID/net/netlink. */
+      family: 'netlink';
+    } & NetlinkSocketEntry);
 
 /** Socket inode -> what the tables of one network namespace say about it. */
 export type SocketTable = Map<number, SocketInfo>;

@@ -5,8 +5,11 @@ import { int } from './numbers.ts';
 export interface SystemStat {
   /** Boot time, seconds since the epoch. */
   bootTime: number;
+  /** "processes": forks since boot; undefined when the line is missing. */
   processesCreated?: number | undefined;
+  /** "procs_running": runnable tasks now; undefined when missing. */
   procsRunning?: number | undefined;
+  /** "procs_blocked": tasks blocked on I/O now; undefined when missing. */
   procsBlocked?: number | undefined;
 }
 

@@ -3,7 +3,9 @@ import { decodeTtyNr, type TerminalDevice } from './tty.ts';
 
 /** A controlling terminal of processes in the tree. */
 export interface ControllingTerminal {
+  /** Which terminal, decoded from stat's tty_nr. */
   device: TerminalDevice;
+  /** The raw tty_nr of /proc/PID/stat (a device number). */
   ttyNr: number;
   /** Processes of the tree with this controlling terminal. */
   pids: number[];
@@ -17,24 +19,36 @@ export interface ControllingTerminal {
 
 /** A descriptor of the tree that refers to a terminal or a pty master. */
 export interface TerminalHandle {
+  /** The process holding the descriptor. */
   pid: number;
+  /** The descriptor number. */
   fd: number;
+  /** The link target, e.g. /dev/pts/3 or /dev/ptmx. */
   path: string;
+  /** A terminal (slave side) or a pty master. */
   kind: 'terminal' | 'pty-master';
+  /** Which terminal; undefined when the device number could not be read. */
   device?: TerminalDevice | undefined;
 }
 
 /** What stands between a tree and a plain CRIU dump, terminal-wise. */
 export interface TerminalFacts {
+  /** Session and process-group facts of the tree's root. */
   root: {
+    /** The root's pid. */
     pid: number;
+    /** The root's session id. */
     session: number;
+    /** The root's process group id. */
     pgrp: number;
     /** CRIU without --shell-job wants the root to lead its own session. */
     isSessionLeader: boolean;
+    /** The root leads its own process group. */
     isGroupLeader: boolean;
   };
+  /** Controlling terminals of processes of the tree. */
   controlling: ControllingTerminal[];
+  /** Descriptors of the tree open on terminals or pty masters. */
   descriptors: TerminalHandle[];
   /** Sessions of the tree whose leader is outside it (CRIU cannot restore such a session). */
   sessionsLedOutside: number[];

@@ -2,11 +2,15 @@ import type { ProcessStat } from './stat.ts';
 
 /** A process and its descendants. */
 export interface ProcessTreeNode {
+  /** The process id. */
   pid: number;
+  /** Direct children, in the order found. */
   children: ProcessTreeNode[];
 }
 
+/** A process tree as read from /proc, from a given root. */
 export interface ProcessTree {
+  /** The root process and, through `children`, every descendant. */
   root: ProcessTreeNode;
   /** Every pid in the tree, root first, parents before children. */
   pids: number[];

@@ -7,7 +7,9 @@ export interface TerminalDevice {
    * - 'other': a character device of another driver (USB serial, ...).
    */
   kind: 'pts' | 'vt' | 'serial' | 'console' | 'tty' | 'ptmx' | 'other';
+  /** Device major number. */
   major: number;
+  /** Device minor number. */
   minor: number;
   /** pts/vt/serial number. */
   index?: number | undefined;
@@ -20,7 +22,12 @@ const TTY_MAJOR = 4;
 const TTYAUX_MAJOR = 5;
 
 /** Splits a Linux dev_t (as in st_rdev) into major and minor. */
-export function splitDeviceNumber(dev: number): { major: number; minor: number } {
+export function splitDeviceNumber(dev: number): {
+  /** The major number. */
+  major: number;
+  /** The minor number. */
+  minor: number;
+} {
   // Same bit layout as glibc's gnu_dev_major/minor; dev_t fits in a double for every real device.
   const high = Math.floor(dev / 2 ** 32);
   const low = dev >>> 0;

@@ -3,6 +3,7 @@ import { createHandle, type PipelineHandle } from './handle.ts';
 import { findRootPid, isLauncherFor } from './proc.ts';
 import { readRunStatus } from './run-status.ts';
 
+/** Options of `attach()`. */
 export interface AttachOptions {
   /**
    * Host pid of the dump root, e.g. from `criu restore --pidfile`. Needed

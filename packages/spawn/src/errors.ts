@@ -22,13 +22,16 @@ function hasCode(value: unknown, code?: SpawnErrorCode): boolean {
  * duplicate copies of the package (a `Symbol.for` brand), not only `instanceof`.
  */
 export class SpawnError extends Error {
+  /** Brand that `is()` checks, so errors are recognised across duplicate package copies. @internal */
   readonly [brand] = true;
+  /** What went wrong; stable across versions. */
   readonly code: SpawnErrorCode;
   constructor(code: SpawnErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SpawnError';
     this.code = code;
   }
+  /** True when `value` is any error of this package (also from another copy of it). */
   static is(value: unknown): value is SpawnError {
     return hasCode(value);
   }
@@ -36,12 +39,14 @@ export class SpawnError extends Error {
 
 /** The spec was rejected before any process started; `problems` lists every issue found. */
 export class PipelineSpecError extends SpawnError {
+  /** Every problem found in the spec, one sentence each. */
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
     super('SPEC_INVALID', `Invalid pipeline spec:\n- ${problems.join('\n- ')}`);
     this.name = 'PipelineSpecError';
     this.problems = problems;
   }
+  /** True when `value` is a PipelineSpecError (code SPEC_INVALID). */
   static override is(value: unknown): value is PipelineSpecError {
     return hasCode(value, 'SPEC_INVALID');
   }
@@ -49,6 +54,7 @@ export class PipelineSpecError extends SpawnError {
 
 /** No launcher binary for this platform (or at CRYOPIPE_LAUNCHER). */
 export class LauncherNotFoundError extends SpawnError {
+  /** Where the launcher binary was looked for. */
   readonly path: string;
   constructor(path: string, why: string) {
     super(
@@ -61,6 +67,7 @@ export class LauncherNotFoundError extends SpawnError {
     this.name = 'LauncherNotFoundError';
     this.path = path;
   }
+  /** True when `value` is a LauncherNotFoundError (code LAUNCHER_NOT_FOUND). */
   static override is(value: unknown): value is LauncherNotFoundError {
     return hasCode(value, 'LAUNCHER_NOT_FOUND');
   }
@@ -68,8 +75,11 @@ export class LauncherNotFoundError extends SpawnError {
 
 /** The launcher refused the spec or could not start the stages; `log` is its launcher.log. */
 export class LauncherError extends SpawnError {
+  /** The run directory the launcher was given. */
   readonly runDir: string;
+  /** The launcher's exit code; undefined when it was killed by a signal. */
   readonly exitCode: number | undefined;
+  /** The text of the run's launcher.log, for the message and diagnosis. */
   readonly log: string;
   constructor(runDir: string, reason: string, exitCode: number | undefined, log: string) {
     const tail = log.trim()
@@ -81,6 +91,7 @@ export class LauncherError extends SpawnError {
     this.exitCode = exitCode;
     this.log = log;
   }
+  /** True when `value` is a LauncherError (code LAUNCHER_FAILED). */
   static override is(value: unknown): value is LauncherError {
     return hasCode(value, 'LAUNCHER_FAILED');
   }
@@ -88,6 +99,7 @@ export class LauncherError extends SpawnError {
 
 /** A stage failed (pipefail: the rightmost non-zero stage decides). Shaped like execa's errors. */
 export class PipelineError extends SpawnError {
+  /** The run directory: status file and stage logs. */
   readonly runDir: string;
   /** The whole pipeline, `a … | b …`. */
   readonly command: string;
@@ -95,7 +107,9 @@ export class PipelineError extends SpawnError {
   readonly exitCode: number;
   /** The stage whose status became the pipeline's. */
   readonly failedStage: StageResult;
+  /** Every stage's result, in pipeline order. */
   readonly stages: readonly StageResult[];
+  /** Wall time of the whole pipeline, in milliseconds. */
   readonly durationMs: number;
   constructor(init: {
     runDir: string;
@@ -127,6 +141,7 @@ export class PipelineError extends SpawnError {
     this.stages = init.stages;
     this.durationMs = init.durationMs;
   }
+  /** True when `value` is a PipelineError (code PIPELINE_FAILED). */
   static override is(value: unknown): value is PipelineError {
     return hasCode(value, 'PIPELINE_FAILED');
   }
@@ -137,7 +152,9 @@ export class PipelineError extends SpawnError {
  * was checkpointed (CRIU kills it after a dump) or killed. Restore it, then `attach()`.
  */
 export class RunLostError extends SpawnError {
+  /** The run directory of the lost run. */
   readonly runDir: string;
+  /** The pid the dump root had. */
   readonly rootPid: number;
   constructor(runDir: string, rootPid: number) {
     super(
@@ -149,6 +166,7 @@ export class RunLostError extends SpawnError {
     this.runDir = runDir;
     this.rootPid = rootPid;
   }
+  /** True when `value` is a RunLostError (code RUN_LOST). */
   static override is(value: unknown): value is RunLostError {
     return hasCode(value, 'RUN_LOST');
   }
@@ -156,12 +174,14 @@ export class RunLostError extends SpawnError {
 
 /** The run directory has no readable status file (not a cryopipe run, or not started yet). */
 export class RunStatusError extends SpawnError {
+  /** The run directory whose status file could not be read. */
   readonly runDir: string;
   constructor(runDir: string, why: string, cause?: unknown) {
     super('RUN_STATUS_UNREADABLE', `Cannot read the run status in ${runDir}: ${why}`, { cause });
     this.name = 'RunStatusError';
     this.runDir = runDir;
   }
+  /** True when `value` is a RunStatusError (code RUN_STATUS_UNREADABLE). */
   static override is(value: unknown): value is RunStatusError {
     return hasCode(value, 'RUN_STATUS_UNREADABLE');
   }

@@ -10,7 +10,9 @@ import { settle } from './settle.ts';
 
 /** A stage of a started pipeline. */
 export interface StageHandle {
+  /** The stage's 0-based position in the pipeline. */
   index: number;
+  /** The stage's argv as spawned. */
   argv: readonly string[];
   /** Host pid (what `ps` shows); 0 if the stage had already exited when this was read. */
   pid: number;
@@ -22,12 +24,15 @@ export interface StageHandle {
 export interface PipelineHandle {
   /** Name of the run: the run directory's basename. */
   readonly id: string;
+  /** The run directory: spec, status file, stage logs. */
   readonly runDir: string;
   /** Host pid of the dump root: pass it to `criu dump -t`. */
   readonly rootPid: number;
   /** Host pid of the launcher process started by spawnPipeline (undefined after a restore). */
   readonly launcherPid: number | undefined;
+  /** 'pidns': the stages run in a fresh PID namespace; 'plain': in the caller's. */
   readonly mode: 'pidns' | 'plain';
+  /** The stages, in pipeline order. */
   readonly stages: readonly StageHandle[];
   /** Resolves with the result, or rejects with PipelineError / RunLostError / LauncherError. */
   wait(): Promise<PipelineResult>;

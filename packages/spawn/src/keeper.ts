@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { LauncherError } from './errors.ts';
 import { launcherPath } from './launcher-path.ts';
 
+/** Options of `startKeeper()`: restore a `--shell-job` dump under a new pseudo-terminal. */
 export interface KeeperOptions {
   /** Absolute run directory: status, launcher.log, restore.log, root.pid and the `input` FIFO go here. */
   runDir: string;
@@ -15,9 +16,11 @@ export interface KeeperOptions {
   criu: string;
   /** Terminal size the job sees (its old terminal's, so full-screen programs keep their layout). */
   columns?: number;
+  /** Terminal height in rows (default 24). */
   rows?: number;
 }
 
+/** What `startKeeper()` resolves with once the tree is restored. */
 export interface KeeperStarted {
   /** The keeper: session leader owning the pty master, parent of the restored root; the job's dump root from now on. */
   keeperPid: number;

@@ -57,7 +57,12 @@ export function launcherPath(): string {
 }
 
 /** Runs `cryopipe-launch --version`: `{ version: '0.1.0', spec: 'cryopipe-spec/1' }`. */
-export function launcherVersion(path = launcherPath()): Promise<{ version: string; spec: string }> {
+export function launcherVersion(path = launcherPath()): Promise<{
+  /** The launcher's version, e.g. 0.1.0. */
+  version: string;
+  /** The spec format version the launcher reads. */
+  spec: string;
+}> {
   return new Promise((resolvePromise, reject) => {
     execFile(path, ['--version'], { timeout: 10_000 }, (err, stdout) => {
       const m = /^cryopipe-launch (\S+) (\S+)/.exec(stdout);

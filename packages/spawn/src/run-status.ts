@@ -7,15 +7,19 @@ import type { ExecError, ExecPhase } from './result.ts';
 
 /** One stage as the dump root recorded it in RUNDIR/status. */
 export interface StageStatus {
+  /** The stage's 0-based position in the pipeline. */
   index: number;
   /** Pid inside the pipeline's PID namespace (equals hostPid in plain mode). */
   pid: number;
   /** Pid as seen from the host; refreshed by the launcher at each status write. 0 if unknown. */
   hostPid: number;
+  /** The stage's argv. */
   argv: string[];
   /** Epoch milliseconds (wall clock; spans a checkpoint's downtime). */
   startedAt: number | undefined;
+  /** Epoch milliseconds when the stage ended; undefined while it runs. */
   endedAt: number | undefined;
+  /** The exit code; undefined while running or when a signal ended the stage. */
   exitCode: number | undefined;
   /** Signal that killed the stage, e.g. `SIGTERM`. */
   signal: NodeJS.Signals | undefined;
@@ -25,19 +29,25 @@ export interface StageStatus {
 
 /** RUNDIR/status, replaced atomically by the launcher at every change. */
 export interface RunStatus {
+  /** Format version of the status file. */
   version: 1;
   /** `failed`: the launcher refused the spec or could not start (see `error`, launcher.log). */
   state: 'running' | 'exited' | 'failed';
+  /** 'pidns': the stages run in a fresh PID namespace; 'plain': in the caller's. */
   mode: 'pidns' | 'plain';
   /** Host pid of the dump root (the namespace init, or the launcher in plain mode). */
   rootPid: number;
   /** Host pid of the launcher process the caller started (the namespace init's parent). */
   launcherPid: number;
+  /** Epoch milliseconds when the launcher started the run. */
   startedAt: number;
+  /** Epoch milliseconds when the last stage ended; undefined while running. */
   endedAt: number | undefined;
   /** Pipefail status: rightmost non-zero stage status (128+signal for a signal). */
   exitCode: number | undefined;
+  /** Why the launcher failed (state 'failed'); undefined otherwise. */
   error: string | undefined;
+  /** Every stage, in pipeline order. */
   stages: StageStatus[];
 }
 

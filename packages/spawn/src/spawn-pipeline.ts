@@ -10,6 +10,7 @@ import type { PipelineSpec } from './spec.ts';
 import { resolvePipeline } from './spec.ts';
 import { encodeSpec, type PidNamespaceMode } from './spec-encoding.ts';
 
+/** Options of `spawnPipeline()`. */
 export interface SpawnOptions {
   /** Directory for this run (created 0700; must be empty or absent). */
   runDir: string;

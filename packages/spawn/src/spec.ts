@@ -9,10 +9,25 @@ export type FileMode = 'read' | 'write' | 'append' | 'truncate';
 
 /** What a stage's descriptor is connected to, besides pipes. */
 export type FdSource =
-  | { type: 'null' }
-  | { type: 'file'; path: string; mode: FileMode }
+  | {
+      /** /dev/null. */
+      type: 'null';
+    }
+  | {
+      /** A file, opened by the launcher. */
+      type: 'file';
+      /** The file's path, relative to the stage's cwd unless absolute. */
+      path: string;
+      /** How the file is opened. */
+      mode: FileMode;
+    }
   /** The same open file as this stage's fd `fd` (a shell's `2>&1`): one open, a shared offset. */
-  | { type: 'dup'; fd: number };
+  | {
+      /** A duplicate of another descriptor of the same stage. */
+      type: 'dup';
+      /** The descriptor of this stage to duplicate. */
+      fd: number;
+    };
 
 /** One command of the pipeline. */
 export interface StageSpec {
@@ -35,11 +50,25 @@ export interface StageSpec {
  * EOF at once — a shell's pipe whose other end a redirection replaced.
  */
 export interface PipeEdge {
-  from?: { stage: number; fd: number };
-  to?: { stage: number; fd: number };
+  /** The write end: which stage (0-based) holds it, as which descriptor. Absent: nobody holds it. */
+  from?: {
+    /** 0-based index of the writing stage. */
+    stage: number;
+    /** The writing stage's descriptor number. */
+    fd: number;
+  };
+  /** The read end: which stage (0-based) holds it, as which descriptor. Absent: nobody holds it. */
+  to?: {
+    /** 0-based index of the reading stage. */
+    stage: number;
+    /** The reading stage's descriptor number. */
+    fd: number;
+  };
 }
 
+/** A pipeline to spawn: its stages and how their descriptors are wired. */
 export interface PipelineSpec {
+  /** The commands, in pipeline order (at least one). */
   stages: readonly StageSpec[];
   /** Connect each stage's fd 1 to the next stage's fd 0 (default true). */
   linear?: boolean;
@@ -49,6 +78,7 @@ export interface PipelineSpec {
   env?: Readonly<Record<string, string>>;
   /** Start from process.env (stage and pipeline env override it). Default false. */
   inheritEnv?: boolean;
+  /** Working directory of every stage (default process.cwd()). */
   cwd?: string;
   /**
    * File mode creation mask of every stage, applied just before its command
@@ -66,15 +96,44 @@ export interface PipelineSpec {
 
 /** Where a resolved descriptor points: a file (or /dev/null) or one end of pipe N. */
 export type ResolvedSource =
-  | { kind: 'null'; write: boolean }
-  | { kind: 'file'; path: string; mode: FileMode }
-  | { kind: 'pipe'; pipe: number; end: 'read' | 'write' }
-  | { kind: 'dup'; fd: number };
+  | {
+      /** /dev/null. */
+      kind: 'null';
+      /** Opened for writing (else for reading). */
+      write: boolean;
+    }
+  | {
+      /** A file. */
+      kind: 'file';
+      /** Absolute path of the file. */
+      path: string;
+      /** How the file is opened. */
+      mode: FileMode;
+    }
+  | {
+      /** One end of a pipe the launcher creates. */
+      kind: 'pipe';
+      /** 0-based pipe number, below ResolvedPipeline.pipeCount. */
+      pipe: number;
+      /** Which end of the pipe. */
+      end: 'read' | 'write';
+    }
+  | {
+      /** A duplicate of another descriptor of the same stage. */
+      kind: 'dup';
+      /** The descriptor of this stage to duplicate. */
+      fd: number;
+    };
 
+/** One stage after validation and defaults. */
 export interface ResolvedStage {
+  /** Command and arguments. */
   argv: readonly string[];
+  /** The stage's whole environment. */
   env: Readonly<Record<string, string>>;
+  /** Absolute working directory. */
   cwd: string;
+  /** File mode creation mask applied before the command starts. */
   umask: number;
   /** Target descriptor number → source, sorted by target. */
   fds: ReadonlyMap<number, ResolvedSource>;
@@ -82,7 +141,9 @@ export interface ResolvedStage {
 
 /** The spec after validation and defaults: exactly what the launcher will do. */
 export interface ResolvedPipeline {
+  /** The stages, in pipeline order. */
   stages: readonly ResolvedStage[];
+  /** How many pipes the launcher creates (numbered from 0). */
   pipeCount: number;
 }
 

@@ -36,17 +36,21 @@ export interface MemoryBytes {
   file: number;
 }
 
+/** One thread of a dumped process, from its core image. */
 export interface ThreadSummary {
+  /** Thread id at dump time. */
   tid: number;
   /** The thread's name (its comm), when CRIU recorded one. */
   comm?: string | undefined;
   /** Instruction and stack pointer as 0x… hex (x86-64 only). */
   ip?: string | undefined;
+  /** Stack pointer at dump time, as text; undefined when the core image has none. */
   sp?: string | undefined;
   /** The system call the thread was in (orig_ax), or -1 when none. */
   syscall?: number | undefined;
 }
 
+/** What a dumped process was doing: running, a zombie, stopped, or not recorded. */
 export type ProcessState = 'alive' | 'zombie' | 'stopped' | 'unknown';
 
 /** A descriptor of a process, resolved through files.img. */
@@ -108,17 +112,25 @@ export type DescriptorSummary =
     }
   | { fd: number; type: 'other'; kind: string; fileId: number };
 
+/** One process of a checkpoint, from pstree, core and fdinfo images. */
 export interface ProcessSummary {
+  /** Pid at dump time. */
   pid: number;
+  /** Parent pid at dump time. */
   ppid: number;
+  /** Process group id. */
   pgid: number;
+  /** Session id. */
   sid: number;
   /** comm of the process (from its core image). */
   command: string;
   /** Path of the executable, from mm's exe_file_id. */
   exe?: string | undefined;
+  /** The process's state at dump time. */
   state: ProcessState;
+  /** Exit code recorded in the core image (meaningful for zombies). */
   exitCode: number;
+  /** Its threads, main thread first. */
   threads: ThreadSummary[];
   /**
    * Bytes of memory saved in the images, by kind. `shared` counts each shmem
@@ -130,64 +142,91 @@ export interface ProcessSummary {
   mapped: MemoryBytes;
   /** Pages CRIU saved in this process's own pagemap (private and file; not shmem). */
   pages: number;
+  /** Its open descriptors. */
   descriptors: DescriptorSummary[];
 }
 
+/** One descriptor holding an end of a pipe or FIFO. */
 export interface PipeEnd {
+  /** The holding process. */
   pid: number;
+  /** Its descriptor number. */
   fd: number;
+  /** Which end it holds. */
   end: 'read' | 'write';
 }
 
+/** A pipe or FIFO of a checkpoint, with every end held in it. */
 export interface PipeSummary {
   /** The pipe's inode number at dump time. */
   pipeId: number;
+  /** Anonymous pipe or named pipe (FIFO). */
   kind: 'pipe' | 'fifo';
   /** Bytes that were in the pipe's buffer (saved in pipes-data.img / fifo-data.img). */
   bufferedBytes: number;
   /** Capacity when it was not the default, from F_GETPIPE_SZ. */
   capacity?: number | undefined;
+  /** Every descriptor holding one of its ends. */
   ends: PipeEnd[];
 }
 
+/** One way a dumped process used a file. */
 export interface FileUse {
+  /** The process. */
   pid: number;
   /** Descriptor number; absent for a mapping or the executable. */
   fd?: number | undefined;
+  /** File offset in bytes, for a descriptor; undefined otherwise. */
   pos?: number | undefined;
+  /** open(2) flags, for a descriptor; undefined otherwise. */
   flags?: number | undefined;
+  /** As an open descriptor, a memory mapping, or the executable. */
   use: 'fd' | 'mapping' | 'exe';
 }
 
 /** A regular file the restore opens, with what CRIU recorded of it. */
 export interface FileSummary {
+  /** The file's path as recorded in the images. */
   path: string;
   /** Size at dump time: a restore refuses a file whose size differs. */
   size?: number | undefined;
+  /** st_mode recorded for the file; undefined when not recorded. */
   mode?: number | undefined;
   /** True when some process holds it open for writing. */
   writable: boolean;
+  /** Every use of the file by the dumped processes. */
   uses: FileUse[];
 }
 
+/** One image file of a checkpoint directory. */
 export interface ImageSummary {
+  /** File name inside the checkpoint directory, e.g. core-1234.img. */
   name: string;
+  /** Size in bytes. */
   size: number;
   /** decoded: entries read; unknown: a CRIU image kind not decoded here; raw: no CRIU framing (pages, logs). */
   kind: AnyImage['kind'];
+  /** The image's magic name, e.g. CORE; undefined for files that are not framed images. */
   magic?: string | undefined;
+  /** Number of entries decoded; undefined when the image was not decoded. */
   entries?: number | undefined;
 }
 
+/** Everything `readCheckpoint()` learns from a checkpoint directory. */
 export interface CheckpointSummary {
+  /** The checkpoint directory read. */
   dir: string;
+  /** Image format version, from inventory.img. */
   imgVersion: number;
   /** criu's run id of the dump, when recorded. */
   criuRunId?: string | undefined;
   /** The root process (first pstree entry). */
   rootPid: number;
+  /** The dumped processes, root first. */
   processes: ProcessSummary[];
+  /** Pipes and FIFOs held by the dumped processes. */
   pipes: PipeSummary[];
+  /** Files used by the dumped processes. */
   files: FileSummary[];
   /** criu's dump statistics (stats-dump), times in µs. */
   stats?: Record<string, number> | undefined;

@@ -19,12 +19,15 @@ import type { AdoptPlan } from './adopt-plan.ts';
 /** Where the one shell-job dump of an adoption goes: not a number, so `restore` never offers it. */
 export const ADOPTION_DIR = 'adopted';
 
+/** What `adoptJob()` did: the new job and the restored tree. */
 export interface AdoptOutcome {
+  /** Id of the job made for the adopted tree. */
   id: string;
   /** The keeper: the job's root from now on (what ps, kill and checkpoint act on). */
   keeperPid: number;
   /** The adopted root, restored under the keeper's terminal (same pid as before). */
   rootPid: number;
+  /** Files the tree had open for writing, as recorded at the checkpoint. */
   files: FileRecord[];
   /** From the start of the dump to the restored tree running again. */
   interruptionMs: number;

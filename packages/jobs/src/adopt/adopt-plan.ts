@@ -9,14 +9,24 @@ import {
 import { JobError } from '../errors.ts';
 import { SOLVED_BY_SHELL_JOB } from './adopted-job.ts';
 
+/** What adopting a running process tree would involve, and what stands in the way. */
 export interface AdoptPlan {
+  /** Root pid of the tree to adopt. */
   pid: number;
   /** The root's command line, for the job's `command`. */
   command: string;
-  processes: { pid: number; comm: string }[];
+  /** Every process of the tree, root first. */
+  processes: {
+    /** The process id. */
+    pid: number;
+    /** Its command name. */
+    comm: string;
+  }[];
   /** The terminal(s) the tree is attached to, e.g. /dev/pts/3. */
   terminals: string[];
+  /** The root leads its own session (else it must be dumped as a shell job). */
   rootLeadsSession: boolean;
+  /** Problems found by diagnosing the tree; blocking ones prevent adoption. */
   findings: Finding[];
   /** What will happen, one sentence per line, for the user to read before it does. */
   explanation: string[];

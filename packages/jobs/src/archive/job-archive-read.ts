@@ -49,31 +49,53 @@ import { type Authenticity, authenticate } from './trust.ts';
 /** Where `import` puts the job's outputs (files the checkpoints recorded outside the job directory). */
 export type OutputPlacement =
   /** Default: `JOBDIR/outputs/NAME`, nothing outside the new job directory. */
-  | { to: 'job' }
+  | {
+      /** Into the imported job's own directory. */
+      to: 'job';
+    }
   /** `DIR/NAME` (DIR is created 0700 if missing). */
-  | { to: 'dir'; dir: string }
+  | {
+      /** Into a directory of the caller's choice. */
+      to: 'dir';
+      /** That directory. */
+      dir: string;
+    }
   /** The paths the manifest records, as on the exporting machine. */
-  | { to: 'recorded' };
+  | {
+      /** Back to the paths recorded at export. */
+      to: 'recorded';
+    };
 
+/** Options of `importJob()`. */
 export interface ImportOptions {
   /** Accept an unsigned archive, or one signed by a key not in HOME/trusted-keys. */
   trustUnsigned?: boolean;
   /** The secret of an encrypted archive (see archive-cipher.ts). */
   decryptSecret?: Buffer;
+  /** Where to place the job's output files (default: into the imported job's directory). */
   outputs?: OutputPlacement;
   /** Import under this name (the archive's name is taken here, or to rename it). */
   name?: string;
 }
 
+/** What `importJob()` made. */
 export interface ImportOutcome {
+  /** The archive's manifest. */
   manifest: ExportManifest;
   /** The imported job's name here, if it has one. */
   name?: string;
+  /** Whether and by whom the archive was signed. */
   authenticity: Authenticity;
   /** Where each output went: `to` differs from `from` unless placed at its recorded path. */
-  outputs: { from: string; to: string }[];
+  outputs: {
+    /** The path recorded in the archive. */
+    from: string;
+    /** Where the output was placed. */
+    to: string;
+  }[];
   /** Outputs written (by their new path); those already present with the same bytes are left alone. */
   placed: string[];
+  /** Outputs already present with the recorded content, left as they were. */
   unchanged: string[];
 }
 

@@ -22,6 +22,7 @@ import { zstdDone, zstdProcess } from './job-archive-zstd.ts';
 /** Parts of a job directory that belong to one machine's moment, not to the job. */
 const SKIPPED = new Set(['lock', 'periodic', RESTORE_LOGS_DIR]);
 
+/** Options of `exportJob()`. */
 export interface ExportOptions {
   /** Ed25519 private key: appends a signature trailer (see archive-seal.ts). */
   signWith?: KeyObject;

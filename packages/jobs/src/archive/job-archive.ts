@@ -9,24 +9,33 @@ import { JobError } from '../errors.ts';
  */
 export const MANIFEST_ENTRY = 'cryopipe-export.json';
 
+/** An output file of the job carried in an export archive. */
 export interface ArchivedOutput {
   /** `outputs/N` inside the archive. */
   entry: string;
   /** Where the file goes back (absolute). */
   path: string;
+  /** Size of the file in bytes at export. */
   size: number;
+  /** SHA-256 (hex) of the file's last bytes, to recognise an unchanged copy cheaply. */
   tailSha256: string;
   /** Permission bits: CRIU refuses a file whose mode changed ("bad mode"). */
   mode: number;
 }
 
+/** manifest.json of an export archive: what the archive holds. */
 export interface ExportManifest {
+  /** Format version of the manifest. */
   format: 1;
+  /** Id of the exported job. */
   jobId: string;
   /** The job directory exported; the checkpoints hold files open under it by this path. */
   jobDir: string;
+  /** When the archive was made, ISO 8601. */
   exportedAt: string;
+  /** Numbers of the checkpoints included, oldest first. */
   checkpoints: number[];
+  /** The job's output files included. */
   outputs: ArchivedOutput[];
 }
 

@@ -40,6 +40,7 @@ export function keyId(rawPublicKey: Buffer): string {
   return createHash('sha256').update(rawPublicKey).digest('hex');
 }
 
+/** The 32 raw bytes of an Ed25519 public key (of a private key: its public half); USAGE for other keys. */
 export function rawPublicKey(key: KeyObject): Buffer {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   const jwk = pub.export({ format: 'jwk' });
@@ -190,9 +191,13 @@ export function readPublicKeyFile(path: string): Buffer {
   }
 }
 
+/** A public key this machine trusts for imports (a file in HOME/trusted-keys). */
 export interface TrustedKey {
+  /** The key's id, derived from its raw bytes. */
   id: string;
+  /** The raw 32-byte Ed25519 public key. */
   raw: Buffer;
+  /** Path of the file the key was read from. */
   file: string;
 }
 

@@ -5,10 +5,25 @@ import { keyId, trustedKeys, trustedKeysDir, verifyDigest } from './signing.ts';
 /** Who vouches for an imported archive. */
 export type Authenticity =
   /** Signed by a key in HOME/trusted-keys. */
-  | { kind: 'signed'; keyId: string; keyFile: string }
+  | {
+      /** Signed by a trusted key. */
+      kind: 'signed';
+      /** Id of the signing key. */
+      keyId: string;
+      /** File of the trusted key that verified the signature. */
+      keyFile: string;
+    }
   /** Accepted with `trustUnsigned`: unsigned, or signed by a key not trusted here. */
-  | { kind: 'unsigned' }
-  | { kind: 'unknown-key'; keyId: string };
+  | {
+      /** No signature. */
+      kind: 'unsigned';
+    }
+  | {
+      /** Signed, by a key not trusted here. */
+      kind: 'unknown-key';
+      /** Id of the signing key. */
+      keyId: string;
+    };
 
 const RUNS_AS_ROOT =
   'restoring an archive runs the processes in it as root, so cryopipe only imports archives signed by a key this machine trusts';

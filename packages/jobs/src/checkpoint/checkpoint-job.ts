@@ -36,6 +36,7 @@ import { recordTreeFiles } from './tree-files.ts';
 /** When to pre-dump memory while the job runs, so that the freeze only writes what changed since. */
 export type PreDumpMode = 'auto' | 'never' | 'always';
 
+/** Options of `checkpointJob()`. */
 export interface CheckpointOptions {
   /** Keep the job running after the dump (a live checkpoint). */
   leaveRunning?: boolean;
@@ -60,8 +61,11 @@ export interface CheckpointOptions {
   onBytes?: ProgressMeter;
 }
 
+/** What `checkpointJob()` made. */
 export interface CheckpointOutcome {
+  /** Id of the checkpointed job. */
   id: string;
+  /** The new checkpoint's metadata, as written to checkpoint.json. */
   record: CheckpointMeta;
   /** criu's dump statistics, when it wrote them. */
   stats: DumpResult['stats'];

@@ -35,14 +35,19 @@ export interface CheckpointMeta {
   inputs?: InputRecord[];
   /** /etc/machine-id of the machine that took it: inode identities only mean something there. */
   machineId?: string;
+  /** When the dump finished, ISO 8601. */
   takenAt: string;
+  /** The job kept running after the dump (a live checkpoint). */
   leaveRunning: boolean;
   /** Host pid of the dumped root. */
   rootPid: number;
   /** Host pids of the dumped tree; a restore without a PID namespace needs them all free. */
   treePids?: number[];
+  /** Version of the criu that wrote the images, e.g. 4.2.1. */
   criuVersion: string;
+  /** Kernel release of the machine that took the checkpoint (uname -r). */
   kernel: string;
+  /** Total size of the images, in bytes. */
   imageBytes: number;
   /** Milliseconds the tree was frozen, from CRIU's stats when available. */
   frozenMs?: number;
@@ -53,9 +58,15 @@ export interface CheckpointMeta {
   /** Name, size and sha256 of every image file. */
   images?: ImageEntry[];
   /** Whether memory was pre-dumped while the job ran (images in pre/), and why. */
-  preDump?: { used: boolean; why: string };
+  preDump?: {
+    /** A pre-dump ran before the final dump. */
+    used: boolean;
+    /** Why it was used or skipped, for display. */
+    why: string;
+  };
   /** A live checkpoint written to this fast directory first, then moved (taking moveMs). */
   stagedIn?: string;
+  /** Time spent moving the images from the staging directory, in milliseconds; undefined when not staged. */
   moveMs?: number;
 }
 

@@ -17,21 +17,31 @@ import { fileLockFindings, readLockFacts } from './file-locks.ts';
  */
 export type Severity = 'blocker' | 'warning' | 'info';
 
+/** A process (and descriptor) a finding is about. */
 export interface Evidence {
+  /** The process. */
   pid: number;
+  /** Its command name; undefined when unknown. */
   comm?: string;
+  /** The descriptor concerned; undefined when the finding is about the process itself. */
   fd?: number;
+  /** The descriptor's link target, e.g. pipe:[1234]; undefined without a descriptor. */
   target?: string;
 }
 
+/** One thing in a process tree that a checkpoint cannot handle, or handles with care. */
 export interface Finding {
   /** Stable identifier for scripts, e.g. `controlling-terminal`. */
   id: string;
+  /** How bad it is: whether it blocks a checkpoint. */
   severity: Severity;
+  /** What was found, one sentence. */
   message: string;
   /** What CRIU says when it hits this, to match against its log. */
   criuSays?: string;
+  /** The processes and descriptors concerned. */
   evidence: Evidence[];
+  /** What to do about it, one sentence. */
   fix: string;
 }
 
@@ -57,6 +67,7 @@ const UNDUMPABLE_ANON = new Set([
   'userfaultfd',
 ]);
 
+/** Snapshots the tree under `rootPid` in /proc and lists what would stop or hurt a CRIU checkpoint of it. */
 export async function diagnoseTree(rootPid: number, procfs = new Procfs()): Promise<Finding[]> {
   const snap = await procfs.snapshot(rootPid);
   return [...diagnoseSnapshot(snap), ...fileLockFindings(snap, readLockFacts(snap, procfs.root))];
@@ -250,10 +261,12 @@ export function diagnoseSnapshot(snap: Snapshot): Finding[] {
   return findings;
 }
 
+/** The findings with severity 'blocker': those that make a checkpoint fail. */
 export function blockingFindings(findings: readonly Finding[]): Finding[] {
   return findings.filter((f) => f.severity === 'blocker');
 }
 
+/** Findings as indented text for a terminal, evidence and fix included. */
 export function formatFindings(findings: readonly Finding[]): string {
   return findings
     .map((f) => {

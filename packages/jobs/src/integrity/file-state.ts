@@ -22,7 +22,9 @@ export const CHUNK_BYTES = 1024 * 1024;
  * since still holds every checkpointed byte, so cutting it back is safe.
  */
 export interface FileRecord {
+  /** Absolute path of the file. */
   path: string;
+  /** Size in bytes at the checkpoint. */
   size: number;
   /** sha256 (hex) of the TAIL_BYTES ending at `size` (or of the whole file if smaller). */
   tailSha256: string;
@@ -48,8 +50,11 @@ export interface FileRecord {
 
 /** One way a dumped process had a file open. */
 export interface FileOpen {
+  /** The descriptor's file offset at the checkpoint, in bytes. */
   pos: number;
+  /** How the descriptor was opened. */
   access: 'write' | 'read-write';
+  /** The descriptor had O_APPEND. */
   append: boolean;
 }
 
@@ -149,10 +154,34 @@ export function recordInput(path: string): InputRecord {
   }
 }
 
+/** What a restore must do about one recorded file, decided by comparing it with the checkpoint. */
 export type FileCheck =
-  | { path: string; action: 'unchanged' }
-  | { path: string; action: 'truncate'; from: number; to: number; ino: number }
-  | { path: string; action: 'refuse'; reason: string };
+  | {
+      /** The file. */
+      path: string;
+      /** It is as the checkpoint left it. */
+      action: 'unchanged';
+    }
+  | {
+      /** The file. */
+      path: string;
+      /** It grew since the checkpoint: cut it back to the recorded size. */
+      action: 'truncate';
+      /** Its size now, in bytes. */
+      from: number;
+      /** The size recorded at the checkpoint, in bytes. */
+      to: number;
+      /** Its inode, to cut the very file that was checked. */
+      ino: number;
+    }
+  | {
+      /** The file. */
+      path: string;
+      /** It changed in a way a restore cannot undo. */
+      action: 'refuse';
+      /** What changed, one phrase. */
+      reason: string;
+    };
 
 /** Why `open` failed, in words; ELOOP is O_NOFOLLOW meeting a symlink. */
 function openProblem(code: string | undefined, size: number): string {

@@ -18,31 +18,56 @@ import { MAX_FD } from '@cryopipe/spawn';
  * `$`, `*`, `?` and `~`, kept literally.
  */
 
+/** One redirection of a stage, as parsed: `N< path`, `N> path`, `N>> path` or `N>&M`. */
 export type Redirection =
-  | { fd: number; kind: 'read' | 'write' | 'append'; path: string }
-  | { fd: number; kind: 'dup'; target: number };
+  | {
+      /** The descriptor redirected. */
+      fd: number;
+      /** `<` read, `>` write (truncate), `>>` append. */
+      kind: 'read' | 'write' | 'append';
+      /** The file, as written in the pipeline. */
+      path: string;
+    }
+  | {
+      /** The descriptor redirected. */
+      fd: number;
+      /** `N>&M`: a duplicate of another descriptor. */
+      kind: 'dup';
+      /** The descriptor duplicated. */
+      target: number;
+    };
 
+/** One stage of a parsed pipeline. */
 export interface StageSyntax {
+  /** The command and its arguments, quotes removed. */
   argv: string[];
+  /** The stage's redirections, in the order written. */
   redirections: Redirection[];
 }
 
+/** A pipeline parsed from shell-like text (`a | b > out`). */
 export interface PipelineSyntax {
+  /** The stages, in pipeline order. */
   stages: StageSyntax[];
 }
 
-/** A malformed pipeline; `position` is a character offset, or a token index for argv input. */
 const brand = Symbol.for('cryopipe.PipelineSyntaxError');
+/** A malformed pipeline; `position` is a character offset, or a token index for argv input. */
 export class PipelineSyntaxError extends Error {
+  /** Brand that `is()` checks, so errors are recognised across duplicate package copies. @internal */
   readonly [brand] = true;
+  /** Always 'PipelineSyntaxError'. */
   override readonly name = 'PipelineSyntaxError';
+  /** Always 'PIPELINE_SYNTAX'. */
   readonly code = 'PIPELINE_SYNTAX';
   constructor(
     message: string,
+    /** Where the problem is: a 0-based character offset in the text, or a token index for argv input. */
     readonly position: number,
   ) {
     super(message);
   }
+  /** True when `value` is a PipelineSyntaxError (also from another copy of this package). */
   static is(value: unknown): value is PipelineSyntaxError {
     return typeof value === 'object' && value !== null && brand in value;
   }

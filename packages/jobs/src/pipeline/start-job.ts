@@ -7,6 +7,7 @@ import { preflightPipeline } from './pipeline-preflight.ts';
 import { planPipeline, type SideEffectOpen, sessionFreeEnv } from './pipeline-spec.ts';
 import { parsePipelineArgv, parsePipelineString } from './pipeline-syntax.ts';
 
+/** Options of `startJob()`. */
 export interface StartJobOptions {
   /**
    * The pipeline: one string in the supported shell subset
@@ -31,9 +32,17 @@ export interface StartJobOptions {
   umask?: number;
 }
 
+/** What `startJob()` started. */
 export interface StartedJob {
+  /** The new job's record, as saved. */
   job: JobRecord;
-  stages: { argv: readonly string[]; pid: number }[];
+  /** The pipeline's stages as spawned, in order. */
+  stages: {
+    /** The stage's argv. */
+    argv: readonly string[];
+    /** The stage's host pid. */
+    pid: number;
+  }[];
   /** Pid of the periodic checkpointer, when a schedule was given. */
   checkpointerPid?: number;
 }

@@ -38,6 +38,7 @@ import {
   relocatedPath,
 } from './relocation.ts';
 
+/** Options of `restoreJob()`. */
 export interface RestoreOptions {
   /** The checkpoint to restore; the newest when absent. */
   from?: number;
@@ -61,17 +62,28 @@ export interface RestoreOptions {
   onBytes?: ProgressMeter;
 }
 
+/** What `restoreJob()` did. */
 export interface RestoreOutcome {
   /** The restored job: the copy's id when restoring a copy. */
   id: string;
   /** The job whose checkpoint was restored, when it is not `id`. */
   copyOf?: string;
+  /** The checkpoint number restored. */
   from: number;
+  /** Host pid of the restored dump root. */
   rootPid: number;
+  /** How long the restore took, in milliseconds. */
   ms: number;
+  /** What was checked or done for each recorded file. */
   files: FileCheck[];
   /** Files the restored tree finds at another path than in the images. */
-  moved: { from: string; to: string }[];
+  moved: {
+    /** The path recorded at the checkpoint. */
+    from: string;
+    /** Where the file is for this restore. */
+    to: string;
+  }[];
+  /** criu's restore statistics; undefined when criu wrote none. */
   stats: RestoreResult['stats'];
   /**
    * How the images were proved intact: 'identity' (each image is the very

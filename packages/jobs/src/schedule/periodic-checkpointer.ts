@@ -16,12 +16,31 @@ import { DEFAULT_KEEP, formatInterval } from './schedule-duration.ts';
 
 /** What the background checkpointer of a job last did, for `ps` and for people reading the job dir. */
 export interface CheckpointerState {
+  /** Pid of the periodic checkpointer process. */
   pid: number;
+  /** When it started, ISO 8601. */
   startedAt: string;
   /** Why checkpoints are full dumps rather than pre-dump + dump. */
   preDump: string;
-  lastCheckpoint?: { number: number; at: string; frozenMs?: number; dumpMs: number };
-  lastError?: { at: string; message: string };
+  /** The last checkpoint it took; undefined before the first. */
+  lastCheckpoint?: {
+    /** The checkpoint's number. */
+    number: number;
+    /** When it was taken, ISO 8601. */
+    at: string;
+    /** How long the job was frozen, in milliseconds; undefined when unknown. */
+    frozenMs?: number;
+    /** How long the dump took, in milliseconds. */
+    dumpMs: number;
+  };
+  /** The last failure; undefined when none happened. */
+  lastError?: {
+    /** When it failed, ISO 8601. */
+    at: string;
+    /** The error's message. */
+    message: string;
+  };
+  /** Checkpoint numbers it removed to keep the newest `keep`; undefined when none. */
   removed?: number[];
 }
 

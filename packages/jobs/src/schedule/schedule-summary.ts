@@ -2,8 +2,11 @@ import type { JobRecord, JobStore } from '../store/job-store.ts';
 import { runningCheckpointer } from './periodic-checkpointer.ts';
 import { DEFAULT_KEEP, formatInterval } from './schedule-duration.ts';
 
+/** A job's checkpoint schedule, summarised for display. */
 export interface ScheduleSummary {
+  /** Interval between checkpoints, in milliseconds. */
   everyMs: number;
+  /** How many periodic checkpoints are kept; undefined: the default. */
   keep?: number;
   /** The background checkpointer's pid while it runs. */
   checkpointerPid?: number;

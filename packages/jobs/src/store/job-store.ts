@@ -31,32 +31,60 @@ export type CheckpointRecord = CheckpointMeta;
 
 /** Periodic live checkpoints: one every `everyMs`, keeping the newest `keep`. */
 export interface JobSchedule {
+  /** Interval between checkpoints, in milliseconds. */
   everyMs: number;
+  /** How many periodic checkpoints to keep (oldest removed first); undefined: the default. */
   keep?: number;
   /** Write images here first (e.g. /dev/shm), move them into the store once the job runs again. */
   stagingDir?: string;
 }
 
+/** A job as stored in jobs/ID/job.json. */
 export interface JobRecord {
+  /** Format version of job.json. */
   version: 1;
+  /** The job's id (its directory name under jobs/). */
   id: string;
+  /** The name given at start; undefined for unnamed jobs. */
   name?: string;
   /** The pipeline as the user gave it, for display. */
   command: string;
+  /** When the job was started, ISO 8601. */
   createdAt: string;
+  /** Working directory of the pipeline. */
   cwd: string;
+  /** The stages run in their own PID namespace. */
   pidNamespace: boolean;
   /** The file-mode mask the stages run with: the caller's at `run` (CRIU restores it with them). */
   umask?: number;
+  /** What cryopipe last did with the job. */
   phase: JobPhase;
   /** Host pid of the dump root in its current incarnation (changes on restore). */
   rootPid: number;
   /** The launcher's host pid at start (gone after a restore). */
   launcherPid?: number;
   /** `copyOf`: the restore started this job as a copy of that job's checkpoint `from`. */
-  restores: { at: string; from: number; rootPid: number; ms: number; copyOf?: string }[];
+  restores: {
+    /** When the restore happened, ISO 8601. */
+    at: string;
+    /** The checkpoint number restored. */
+    from: number;
+    /** Host pid of the restored dump root. */
+    rootPid: number;
+    /** How long the restore took, in milliseconds. */
+    ms: number;
+    /** The job whose checkpoint this job was started from, when it is a copy. */
+    copyOf?: string;
+  }[];
   /** Set on a job made by `restore --as`: whose checkpoint it started from. */
-  copyOf?: { job: string; checkpoint: number; outputs?: string[] };
+  copyOf?: {
+    /** Id of the original job. */
+    job: string;
+    /** The original's checkpoint number the copy started from. */
+    checkpoint: number;
+    /** Output files redirected for the copy (absolute paths); undefined when none. */
+    outputs?: string[];
+  };
   /** Periodic live checkpoints (`run --checkpoint-every`), restarted by `restore`. */
   schedule?: JobSchedule;
 }
@@ -73,6 +101,7 @@ export type JobRef = string | Pick<JobRecord, 'id'>;
  */
 const ABANDONED_MS = 10 * 60_000;
 
+/** The jobs under one cryopipe home: paths, records, checkpoints and name claims. */
 export class JobStore {
   /** The home's real path (symlinks resolved once, when the store is made). */
   readonly home: string;
@@ -96,21 +125,27 @@ export class JobStore {
   get namesDir(): string {
     return join(this.home, 'names');
   }
+  /** Directory of job `id`: job.json, run/, logs/, checkpoints/. */
   jobDir(id: string): string {
     return join(this.jobsDir, id);
   }
+  /** The launcher's run directory of job `id` (status file, stdout). */
   runDir(id: string): string {
     return join(this.jobDir(id), 'run');
   }
+  /** Directory of job `id`'s stage logs. */
   logsDir(id: string): string {
     return join(this.jobDir(id), 'logs');
   }
+  /** Directory holding job `id`'s numbered checkpoints. */
   checkpointsDir(id: string): string {
     return join(this.jobDir(id), 'checkpoints');
   }
+  /** Directory of checkpoint `n` (1-based) of job `id`. */
   checkpointDir(id: string, n: number): string {
     return join(this.checkpointsDir(id), String(n));
   }
+  /** Path of job `id`'s lock file (see acquireLock). */
   lockPath(id: string): string {
     return join(this.jobDir(id), 'lock');
   }
@@ -248,10 +283,12 @@ export class JobStore {
     }
   }
 
+  /** Writes the job's job.json atomically. */
   save(job: JobRecord): void {
     writeJsonAtomic(join(this.jobDir(job.id), 'job.json'), job);
   }
 
+  /** Reads job.json of job `id`; a NOT_FOUND JobError when there is none. */
   load(id: string): JobRecord {
     const path = join(this.jobDir(id), 'job.json');
     try {
@@ -313,6 +350,7 @@ export class JobStore {
     this.releaseNames(id);
   }
 
+  /** The job's checkpoints with their metadata, oldest first. */
   checkpoints(id: string): CheckpointRecord[] {
     let names: string[];
     try {

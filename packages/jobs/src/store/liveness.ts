@@ -8,12 +8,17 @@ import { realRunDir, scanForRoot, servesRunDir } from './live-root.ts';
 /** What a job looks like right now, decided from the live system and the files on disk. */
 export type JobState = 'running' | 'checkpointed' | 'exited' | 'failed' | 'lost';
 
+/** Whether a job's processes run, checked against /proc and the run status. */
 export interface Liveness {
+  /** The job's state, from its phase and whether its root lives. */
   state: JobState;
+  /** The dump root is a live launcher of this job. */
   alive: boolean;
   /** Host pid of the running dump root (which job.json may not know yet after a crash). */
   rootPid: number | undefined;
+  /** The pipeline's exit status once it ended; undefined while running or unknown. */
   exitCode: number | undefined;
+  /** The run status file; undefined when it could not be read. */
   status: RunStatus | undefined;
 }
 
@@ -81,6 +86,7 @@ function lastRestoreAttempt(store: JobStore, job: JobRecord): number | undefined
   return times.length ? Math.max(...times) : undefined;
 }
 
+/** Checks whether `job` runs: its recorded (or found) dump root is a live launcher of this job, and reads its run status. */
 export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Liveness> {
   // Liveness first, status second: the launcher writes its final status before
   // it exits, so a job found dead always has its last word on disk already.

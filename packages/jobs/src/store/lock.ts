@@ -17,9 +17,13 @@ import { unsafeDirectoryReason } from './home.ts';
 import { writeJsonAtomic } from './job-store.ts';
 import { processExists } from './process-exists.ts';
 
+/** Who holds a job's lock, as recorded in the lock file. */
 export interface LockHolder {
+  /** Pid of the holding process. */
   pid: number;
+  /** What the holder is doing, e.g. 'checkpoint' or 'restore'. */
   operation: string;
+  /** When the lock was taken, ISO 8601. */
   since: string;
 }
 

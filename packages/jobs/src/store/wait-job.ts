@@ -10,7 +10,12 @@ export async function waitForJob(
   store: JobStore,
   ref: JobRef,
   options: { signal?: AbortSignal; pollMs?: number } = {},
-): Promise<Liveness & { exitCode: number }> {
+): Promise<
+  Liveness & {
+    /** The pipeline's exit status. */
+    exitCode: number;
+  }
+> {
   const { id } = store.resolve(ref);
   for (;;) {
     options.signal?.throwIfAborted();
