@@ -18,6 +18,7 @@ step() {
 step "lint (biome)" pnpm -s lint
 step "typecheck" pnpm -s typecheck
 step "packaging (publint)" pnpm -s publint
+step "API docs (typedoc: no undocumented export)" pnpm -s docs
 
 results="$repo/.test-results/vitest.json"
 mkdir -p "$(dirname "$results")"
