@@ -58,7 +58,7 @@ export class ProgressLine {
     if (!step?.last || this.#quiet) return;
     const ms = performance.now() - step.started;
     // A step too quick to watch says nothing, unless a line already showed it.
-    if (ms < 1000 && !this.#showing && step.printed === step.started) return;
+    if (ms < quickMs() && !this.#showing && step.printed === step.started) return;
     this.#show(`${this.#describe(step.last, ms)} in ${formatDuration(ms)}`);
     this.#clear(true);
   }
@@ -99,4 +99,13 @@ export class ProgressLine {
     this.#stderr.write(keep ? '\n' : '\r\u001b[2K');
     this.#showing = false;
   }
+}
+
+/**
+ * Steps quicker than this (ms) print nothing: CRYOPIPE_PROGRESS_AFTER_MS,
+ * default 1000 (0 shows every step, as the progress tests need on a fast disk).
+ */
+function quickMs(): number {
+  const ms = Number(process.env.CRYOPIPE_PROGRESS_AFTER_MS);
+  return Number.isFinite(ms) && ms >= 0 ? ms : 1000;
 }
