@@ -24,7 +24,7 @@ export DEBIAN_FRONTEND=noninteractive
 criu_build_deps=(build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev
   libprotobuf-dev protobuf-compiler libnl-3-dev libnet1-dev libcap-dev libbsd-dev
   libgnutls28-dev libnftables-dev uuid-dev python3 iproute2 xz-utils)
-runtime_pkgs=(ffmpeg aom-tools svt-av1 tmux musl-tools zstd procps util-linux clang-format
+runtime_pkgs=(ffmpeg aom-tools svt-av1 tmux musl-tools zstd procps util-linux clang-format zsh fish
   ca-certificates git)
 # Cross toolchains for the shipped linux-arm64 launcher and addon, qemu to test them.
 cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user-static)

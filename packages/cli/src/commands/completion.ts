@@ -134,7 +134,8 @@ complete -o default -F _cryopipe cryopipe
 
 /** Text safe inside a single-quoted zsh _arguments spec's [description]. */
 function zshDescription(text: string): string {
-  return text.replace(/'/g, "'\\''").replace(/([[\]:\\])/g, '\\$1');
+  // Brackets, colons and backslashes first: quoting adds backslashes of its own.
+  return text.replace(/([[\]:\\])/g, '\\$1').replace(/'/g, "'\\''");
 }
 
 function zsh(table: readonly Command[]): string {
