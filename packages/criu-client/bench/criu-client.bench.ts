@@ -1,5 +1,8 @@
 // Side-by-side timings of @cryopipe/criu-client against the raw criu CLI.
 // Run as root: pnpm --filter @cryopipe/criu-client bench
+// Quick mode (BENCH_QUICK=1, or `bench -- --quick`): a few samples of each, to
+// prove the bench still runs (tools/bench/test/benches-quick.test.ts, in CI);
+// its numbers mean nothing.
 // Candidates alternate within one run so machine noise hits both alike.
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +12,11 @@ import { promisify } from 'node:util';
 import { CriuClient, findCriu } from '../src/index.ts';
 
 const run = promisify(execFile);
+const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+/** Samples per row: open-session requests, spawns, dumps. */
+const n = quick ? { version: 20, spawn: 3, dump: 2 } : { version: 500, spawn: 40, dump: 25 };
+if (quick)
+  console.log('quick mode: a few samples each, to check the bench runs; the numbers mean nothing');
 const criu = findCriu();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (ms: number) => `${ms.toFixed(ms < 1 ? 3 : 1)} ms`;
@@ -36,7 +44,7 @@ function report(name: string, ours: number[], theirs?: { name: string; samples: 
   const client = CriuClient.swrk();
   await client.version();
   const samples: number[] = [];
-  for (let i = 0; i < 500; i++) samples.push(await time(() => client.version()));
+  for (let i = 0; i < n.version; i++) samples.push(await time(() => client.version()));
   client.close();
   report('VERSION on an open swrk session', samples);
 }
@@ -45,7 +53,7 @@ function report(name: string, ours: number[], theirs?: { name: string; samples: 
 {
   const ours: number[] = [];
   const theirs: number[] = [];
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < n.spawn; i++) {
     ours.push(
       await time(async () => {
         const client = CriuClient.swrk({ disableBreakpoints: false });
@@ -71,7 +79,7 @@ function report(name: string, ours: number[], theirs?: { name: string; samples: 
   const ours: number[] = [];
   const theirs: number[] = [];
   try {
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < n.dump; i++) {
       const a = join(dir, `client-${i}`);
       const b = join(dir, `cli-${i}`);
       mkdirSync(a);

@@ -6,6 +6,9 @@
 // gets with stdio 'ignore'; one extra row keeps cryopipe's defaults
 // (RUNDIR/stdout and RUNDIR/stage-N.stderr files).
 // Run: ROUNDS=200 pnpm --filter @cryopipe/spawn bench   (as root for pidns)
+// Quick mode (BENCH_QUICK=1, or `bench -- --quick`): 3 rounds, to prove the
+// bench still runs (tools/bench/test/benches-quick.test.ts does this in CI);
+// its numbers mean nothing.
 // RUN_BASE=/dev/shm puts the run directories on tmpfs, to separate the cost
 // of creating files on the real file system from everything else; the last
 // row times creating one empty file there (cryopipe creates at least four on
@@ -17,7 +20,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { type PipelineSpec, spawnPipeline } from '../src/index.ts';
 
-const ROUNDS = Number(process.env['ROUNDS'] ?? 200);
+const quick = process.env['BENCH_QUICK'] === '1' || process.argv.includes('--quick');
+const ROUNDS = Number(process.env['ROUNDS'] ?? (quick ? 3 : 200));
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
 const work = mkdtempSync(join(process.env['RUN_BASE'] ?? tmpdir(), 'cryopipe-bench-'));
 let counter = 0;
@@ -99,6 +103,7 @@ rmSync(work, { recursive: true, force: true });
 const quantile = (xs: number[], q: number): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
 const base = quantile(samples.get(SH)!, 0.5);
+if (quick) console.log('quick mode: 3 rounds, to check the bench runs; the numbers mean nothing');
 console.log(
   `rounds: ${ROUNDS}, node ${process.version}, run dirs in ${work}, two-stage pipeline (true | true)`,
 );

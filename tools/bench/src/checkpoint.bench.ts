@@ -8,13 +8,18 @@
  * `cryopipe run` (PID namespace), so every restore gets fresh PIDs.
  *
  *   pnpm --filter @cryopipe/bench bench      (root; ROUNDS=N to change)
+ *   BENCH_QUICK=1 pnpm --filter @cryopipe/bench bench   (a 16 MiB job, one
+ *     round: checks the bench runs, in CI by test/benches-quick.test.ts; the
+ *     numbers mean nothing)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machine, median, run, timeMs } from './measure.ts';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 7));
+const MIB = QUICK ? 16 : 200;
 const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');
 const work = mkdtempSync(join(tmpdir(), 'cryopipe-bench-'));
 const env = { ...process.env, CRYOPIPE_HOME: join(work, 'home'), NO_COLOR: '1' };
@@ -35,6 +40,10 @@ function killTree(pid: number) {
 }
 
 try {
+  if (QUICK)
+    console.log(
+      'quick mode: a 16 MiB job, one round, to check the bench runs; the numbers mean nothing',
+    );
   console.log(`machine: ${machine()}; ${ROUNDS} rounds, candidates alternating`);
   // A job with real memory: 200 MiB written so the pages are resident, then idle.
   const { id, rootPid } = cliJson<{ id: string; rootPid: number }>(
@@ -44,7 +53,7 @@ try {
     '--',
     'python3',
     '-c',
-    'import time; x = bytearray(200 << 20); x[::4096] = b"x" * len(x[::4096]); time.sleep(10**6)',
+    `import time; x = bytearray(${MIB} << 20); x[::4096] = b"x" * len(x[::4096]); time.sleep(10**6)`,
   );
   await new Promise((r) => setTimeout(r, 1500));
 
@@ -152,7 +161,7 @@ try {
         },
     );
   const ddMs: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < (QUICK ? 1 : 3); i++) {
     const out = join(images, `dd-${i}.bin`);
     ddMs.push(
       timeMs(() =>

@@ -20,8 +20,10 @@ import {
 } from '../../../packages/jobs/src/integrity/image-manifest.ts';
 import { machine, median } from './measure.ts';
 
-const MIB = Number(process.env.MIB ?? 128);
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+// BENCH_QUICK=1: 4 MiB files, one round (the CI smoke run, test/benches-quick.test.ts).
+const SMOKE = process.env.BENCH_QUICK === '1';
+const MIB = Number(process.env.MIB ?? (SMOKE ? 4 : 128));
+const ROUNDS = Number(process.env.ROUNDS ?? (SMOKE ? 1 : 5));
 const dir = mkdtempSync(join(tmpdir(), 'cryopipe-hash-bench-'));
 try {
   const files: { path: string; size: number }[] = [];

@@ -8,15 +8,22 @@
  * directory once the job runs again).
  *
  *   pnpm --filter @cryopipe/bench exec tsx src/live-downtime.bench.ts   (CHECKPOINTS=N, FRAMES=N)
+ *
+ * BENCH_QUICK=1: two checkpoints (one of each kind) 1 s apart, then the encode
+ * is killed instead of awaited (the CI smoke run, test/benches-quick.test.ts).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { svtAv1 } from '../../../packages/examples/src/encoders.ts';
 import { machine, median, run } from './measure.ts';
 
-const CHECKPOINTS = Number(process.env.CHECKPOINTS ?? 8);
-const FRAMES = Number(process.env.FRAMES ?? 2400);
+const QUICK = process.env.BENCH_QUICK === '1';
+const CHECKPOINTS = Number(process.env.CHECKPOINTS ?? (QUICK ? 2 : 8));
+// Quick: more frames than it will ever reach; it is killed after its checkpoints.
+const FRAMES = Number(process.env.FRAMES ?? (QUICK ? 100_000 : 2400));
+const EVERY_MS = QUICK ? 1000 : 3000;
 const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');
 const work = mkdtempSync(join(tmpdir(), 'cryopipe-bench-live-'));
 const env = { ...process.env, CRYOPIPE_HOME: join(work, 'home'), NO_COLOR: '1' };
@@ -39,6 +46,8 @@ interface Checkpoint {
 }
 
 try {
+  if (QUICK)
+    console.log('quick mode: two checkpoints, then the encode is killed; the numbers mean nothing');
   console.log(`machine: ${machine()}`);
   const job = cliJson<{ id: string; rootPid: number }>(
     'run',
@@ -47,7 +56,7 @@ try {
   );
   const taken: (Checkpoint & { staged: boolean })[] = [];
   for (let i = 0; i < CHECKPOINTS; i++) {
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, EVERY_MS));
     const state = cliJson<{ id: string; state: string }[]>('ps').find((j) => j.id === job.id);
     if (state?.state !== 'running') break;
     const staged = i % 2 === 1;
@@ -64,7 +73,12 @@ try {
         recursive: true,
       });
   }
-  const waited = run(process.execPath, [cliPath, 'wait', job.id], env);
+  if (QUICK) run(process.execPath, [cliPath, 'kill', job.id, '-s', 'KILL'], env);
+  // `wait` exits with the job's status: non-zero once quick mode killed it.
+  const waited = spawnSync(process.execPath, [cliPath, 'wait', job.id], {
+    env,
+    encoding: 'utf8',
+  }).stdout;
   console.log(
     `\n${taken.length} live checkpoints of ffmpeg | SvtAv1EncApp --lp 1 (640x360, ${FRAMES} frames), job: ${waited.trim()}`,
   );

@@ -11,18 +11,24 @@
  * Two pairs take about thirteen minutes here.
  *
  *   pnpm --filter @cryopipe/bench exec tsx src/periodic-throughput.bench.ts   (FRAMES=N, ROUNDS=N)
+ *
+ * BENCH_QUICK=1: 120 frames, one pair, a checkpoint every 1 s (the CI smoke
+ * run, test/benches-quick.test.ts; the numbers mean nothing).
  */
+
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { svtAv1 } from '../../../packages/examples/src/encoders.ts';
 import { machine, median, run, timeMs } from './measure.ts';
 
 // ~150 s per encode at ~60 frames/s here: long enough for two 60 s checkpoints.
-const FRAMES = Number(process.env.FRAMES ?? 9000);
-const ROUNDS = Number(process.env.ROUNDS ?? 2);
-const EVERY = process.env.EVERY ?? '60s';
+const QUICK = process.env.BENCH_QUICK === '1';
+const FRAMES = Number(process.env.FRAMES ?? (QUICK ? 120 : 9000));
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 2));
+const EVERY = process.env.EVERY ?? (QUICK ? '1s' : '60s');
 const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');
 const work = mkdtempSync(join(tmpdir(), 'cryopipe-bench-periodic-'));
 const env = { ...process.env, CRYOPIPE_HOME: join(work, 'home'), NO_COLOR: '1' };
@@ -49,6 +55,23 @@ function cpuJiffies(): { total: number; steal: number } {
   return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
 }
 
+/**
+ * `run --wait` returns when the encode ends; a checkpoint taken just before
+ * may still be finishing (hashing, then criu's stats into checkpoint.json).
+ * Waits for the job's checkpointer process to exit (at most 60 s).
+ */
+function waitForCheckpointer(id: string): void {
+  let pid: number | undefined;
+  try {
+    const state = readFileSync(join(work, 'home/jobs', id, 'periodic/state.json'), 'utf8');
+    pid = (JSON.parse(state) as { pid?: number }).pid;
+  } catch {
+    return; // no schedule, or it never started
+  }
+  const until = Date.now() + 60_000;
+  while (pid && existsSync(`/proc/${pid}`) && Date.now() < until) spawnSync('sleep', ['0.1']);
+}
+
 function encode(name: string, schedule: string[]): Encoded {
   const out = join(work, `${name}.ivf`);
   let id = '';
@@ -58,6 +81,7 @@ function encode(name: string, schedule: string[]): Encoded {
       cli('run', '--json', '--wait', ...schedule, '--', ...svtAv1.pipeline(out, FRAMES)),
     ).id;
   });
+  waitForCheckpointer(id);
   const dir = join(work, 'home/jobs', id, 'checkpoints');
   const checkpoints = readdirSync(dir)
     .filter((n) => /^\d+$/.test(n))
@@ -80,6 +104,7 @@ function encode(name: string, schedule: string[]): Encoded {
 }
 
 try {
+  if (QUICK) console.log('quick mode: a short encode, one pair; the numbers mean nothing');
   console.log(
     `machine: ${machine()}; ${FRAMES} frames of ffmpeg | SvtAv1EncApp --lp 1 (640x360), ${ROUNDS} pair(s)`,
   );

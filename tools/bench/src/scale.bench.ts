@@ -23,8 +23,12 @@ import { readStats } from '../../../packages/criu-client/src/stats.ts';
 import { machine, median, run } from './measure.ts';
 
 const QUICK = process.env.QUICK === '1';
-const SIZES = (process.env.SIZES ?? (QUICK ? '64,128' : '256,1024,4096')).split(',').map(Number);
-const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 3));
+// BENCH_QUICK=1: one 32 MiB job, one round (the CI smoke run, test/benches-quick.test.ts).
+const SMOKE = process.env.BENCH_QUICK === '1';
+const SIZES = (process.env.SIZES ?? (SMOKE ? '32' : QUICK ? '64,128' : '256,1024,4096'))
+  .split(',')
+  .map(Number);
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK || SMOKE ? 1 : 3));
 const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');
 const work = mkdtempSync(join('/var/tmp', 'cryopipe-scale-'));
 const env = { ...process.env, CRYOPIPE_HOME: join(work, 'home'), NO_COLOR: '1' };

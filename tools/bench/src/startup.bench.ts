@@ -12,7 +12,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machine, median, run } from './measure.ts';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 20);
+// BENCH_QUICK=1: one round, 3 jobs (the CI smoke run, test/benches-quick.test.ts).
+const QUICK = process.env.BENCH_QUICK === '1';
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 20));
+const JOBS = QUICK ? 3 : 10;
 const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');
 const work = mkdtempSync(join(tmpdir(), 'cryopipe-startup-'));
 const env = { ...process.env, CRYOPIPE_HOME: join(work, 'home'), NO_COLOR: '1' };
@@ -20,7 +23,7 @@ const candidates: [string, string[]][] = [
   ["node -e ''", ['-e', '']],
   ['cryopipe --version', [cliPath, '--version']],
   ['cryopipe --help', [cliPath, '--help']],
-  ['cryopipe ps (10 jobs)', [cliPath, 'ps']],
+  [`cryopipe ps (${JOBS} jobs)`, [cliPath, 'ps']],
 ];
 
 /** The packages whose modules a command opens (from strace's openat lines). */
@@ -44,7 +47,7 @@ function packagesLoaded(args: string[]): string {
 }
 
 try {
-  for (let i = 0; i < 10; i++)
+  for (let i = 0; i < JOBS; i++)
     run(process.execPath, [cliPath, 'run', '--name', `j${i}`, '--', 'true'], env);
   const times = new Map<string, number[]>(candidates.map(([n]) => [n, []]));
   for (let r = 0; r < ROUNDS; r++) {

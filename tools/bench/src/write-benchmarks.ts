@@ -2,6 +2,8 @@
  * `pnpm bench` at the root: runs every benchmark one after the other (never
  * two at once on a 2-core machine) and writes BENCHMARKS.md with the
  * machine, the versions, each exact command and its verbatim output.
+ * With BENCH_QUICK=1 every bench runs in its quick mode (tiny sizes, one
+ * round) and the document goes to stdout instead: a smoke run of them all.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -79,9 +81,7 @@ for (const b of benches) {
   );
 }
 
-writeFileSync(
-  join(root, 'BENCHMARKS.md'),
-  `# Benchmarks
+const document = `# Benchmarks
 
 Written by \`pnpm bench\` (tools/bench/src/write-benchmarks.ts) on ${new Date().toISOString().slice(0, 10)}:
 ${machine()}. Each benchmark runs its candidates side by side in one run and
@@ -89,6 +89,12 @@ prints ratios; nothing here is a timed test. The machines are small and
 noisy: compare the ratios, not the absolute numbers. Each package's own
 BENCHMARKS.md explains its method and what limits it.
 
-${sections.join('\n')}`,
-);
-process.stderr.write('[bench] wrote BENCHMARKS.md\n');
+${sections.join('\n')}`;
+if (process.env.BENCH_QUICK === '1') {
+  // Quick numbers mean nothing: never let them replace the real ones.
+  process.stdout.write(document);
+  process.stderr.write('[bench] quick mode: BENCHMARKS.md left as it was\n');
+} else {
+  writeFileSync(join(root, 'BENCHMARKS.md'), document);
+  process.stderr.write('[bench] wrote BENCHMARKS.md\n');
+}
