@@ -195,6 +195,19 @@ describeWith([root, criu], 'cryopipe inspect on real checkpoints', () => {
       const r = cli('inspect', 'inflight', '2');
       expect(r.status).toBe(6);
       expect(r.stderr).toMatch(/it says it is checkpoint 1/);
+      // A forged checkpoint.json is refused by the engine's strict reader, as restore refuses it.
+      const meta = JSON.parse(readFileSync(join(copy, 'checkpoint.json'), 'utf8'));
+      writeFileSync(
+        join(copy, 'checkpoint.json'),
+        JSON.stringify({ ...meta, number: 2, jobDir: 'not/absolute' }),
+        { mode: 0o600 },
+      );
+      const forged = cli('inspect', 'inflight', '2');
+      expect(forged.status).toBe(6);
+      expect(forged.stderr).toMatch(
+        /checkpoint\.json is malformed: jobDir is not a clean absolute/,
+      );
+      expect(forged.stderr).toMatch(/inspect another checkpoint/);
     } finally {
       cpSync(join(cpDir, 'checkpoint.json'), join(copy, 'checkpoint.json'));
     }

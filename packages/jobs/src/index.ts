@@ -42,7 +42,12 @@ export {
   checkpointJob,
   type PreDumpMode,
 } from './checkpoint/checkpoint-job.ts';
-export type { CheckpointMeta } from './checkpoint/checkpoint-meta.ts';
+export {
+  assertCheckpointOf,
+  type CheckpointMeta,
+  parseCheckpointMeta,
+  readCheckpointMeta,
+} from './checkpoint/checkpoint-meta.ts';
 // Diagnosis of any process tree.
 export {
   blockingFindings,

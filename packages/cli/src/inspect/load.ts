@@ -1,16 +1,18 @@
 // Finding and reading one checkpoint of a job for `cryopipe inspect`: which
 // numbers exist, the safety checks restore makes, then criu's images.
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CheckpointSummary, ImageError, readCheckpoint } from '@cryopipe/criu-client/images';
 import {
+  assertCheckpointOf,
   assertImagesPrivate,
   type CheckpointMeta,
   JobError,
   type JobRecord,
   type JobStore,
+  readCheckpointMeta,
 } from '@cryopipe/jobs';
-import { CliError, EXIT } from '../errors.ts';
+import { CliError, EXIT, EXIT_FOR_CODE } from '../errors.ts';
 
 export interface LoadedCheckpoint {
   number: number;
@@ -96,8 +98,7 @@ export async function loadCheckpoint(
       err.hint,
     );
   }
-  const meta = readMeta(dir);
-  assertCheckpointOf(meta, job.id, n, dir);
+  const meta = readMetaOf(job.id, n, dir);
   let summary: CheckpointSummary;
   try {
     summary = await readCheckpoint(dir);
@@ -107,30 +108,22 @@ export async function loadCheckpoint(
   return { number: n, dir, meta, summary };
 }
 
-function readMeta(dir: string): CheckpointMeta {
-  const path = join(dir, 'checkpoint.json');
+/**
+ * checkpoint.json through the engine's strict reader and its "is this the
+ * job's checkpoint N" check: inspect refuses exactly what restore refuses.
+ */
+function readMetaOf(jobId: string, n: number, dir: string): CheckpointMeta {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as CheckpointMeta;
+    const meta = readCheckpointMeta(dir);
+    assertCheckpointOf(meta, jobId, n, dir);
+    return meta;
   } catch (err) {
+    if (!JobError.is(err)) throw err;
     throw new CliError(
-      `${path} can't be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      EXIT.refused,
-      'this checkpoint is incomplete; inspect another one',
-    );
-  }
-}
-
-function assertCheckpointOf(meta: CheckpointMeta, jobId: string, n: number, dir: string): void {
-  const problems: string[] = [];
-  if (meta.jobId === undefined)
-    problems.push('its checkpoint.json does not say which job it belongs to');
-  else if (meta.jobId !== jobId) problems.push(`it belongs to job ${meta.jobId}`);
-  if (meta.number !== n) problems.push(`it says it is checkpoint ${meta.number}`);
-  if (problems.length > 0) {
-    throw new CliError(
-      `refusing to read ${dir} as checkpoint ${n} of job ${jobId}: ${problems.join('; ')}`,
-      EXIT.refused,
-      'inspect images only in the job that took them',
+      err.message.replace(/^refusing to restore/, 'refusing to read'),
+      EXIT_FOR_CODE[err.code],
+      `inspect another checkpoint ('cryopipe inspect ${jobId} N'); images are read only in the job that took them`,
+      { cause: err },
     );
   }
 }
