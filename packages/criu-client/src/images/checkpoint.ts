@@ -53,13 +53,38 @@ export interface ThreadSummary {
 /** What a dumped process was doing: running, a zombie, stopped, or not recorded. */
 export type ProcessState = 'alive' | 'zombie' | 'stopped' | 'unknown';
 
-/** A descriptor of a process, resolved through files.img. */
+/** A descriptor of a process, resolved through files.img; `type` says which kind. */
 export type DescriptorSummary =
-  | { fd: number; type: 'pipe'; pipeId: number; end: 'read' | 'write'; flags: number }
-  | { fd: number; type: 'fifo'; pipeId: number; path?: string | undefined; flags?: number }
   | {
+      /** The descriptor number. */
       fd: number;
+      /** An end of an anonymous pipe. */
+      type: 'pipe';
+      /** The pipe's inode number at dump time (shared by both ends). */
+      pipeId: number;
+      /** Which end this descriptor holds. */
+      end: 'read' | 'write';
+      /** open(2) flags (O_NONBLOCK 0x800 …). */
+      flags: number;
+    }
+  | {
+      /** The descriptor number. */
+      fd: number;
+      /** An end of a named pipe. */
+      type: 'fifo';
+      /** The FIFO's inode number at dump time. */
+      pipeId: number;
+      /** The FIFO's path, when files.img has it. */
+      path?: string | undefined;
+      /** open(2) flags, when files.img has them. */
+      flags?: number;
+    }
+  | {
+      /** The descriptor number. */
+      fd: number;
+      /** A regular file, directory or device opened by path. */
       type: 'file';
+      /** The file's path at dump time. */
       path: string;
       /** File offset at dump time. */
       pos: number;
@@ -71,46 +96,77 @@ export type DescriptorSummary =
       mode?: number | undefined;
     }
   | {
+      /** The descriptor number. */
       fd: number;
+      /** A unix-domain socket. */
       type: 'unix-socket';
+      /** The socket's inode number. */
       ino: number;
       /** Inode of the connected peer socket, if any. */
       peer?: number | undefined;
       /** Bound name; abstract names start with "@". */
       name?: string | undefined;
+      /** SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5. */
       socketType: number;
+      /** The kernel's socket state (TCP_* numbering: 1 established, 10 listening, 7 closed). */
       state: number;
     }
   | {
+      /** The descriptor number. */
       fd: number;
+      /** A TCP or UDP socket. */
       type: 'inet-socket';
+      /** The socket's inode number. */
       ino: number;
+      /** Address family: 'ipv4', 'ipv6', or the raw AF_* number of another. */
       family: 'ipv4' | 'ipv6' | number;
+      /** IP protocol number (6 TCP, 17 UDP). */
       proto: number;
+      /** TCP state (TCP_* numbering: 1 established, 10 listening). */
       state: number;
+      /** Local address: dotted IPv4, or IPv6 as eight hex groups (not shortened). */
       src: string;
+      /** Local port. */
       srcPort: number;
+      /** Remote address, written as `src` is (all zeros when unconnected). */
       dst: string;
+      /** Remote port (0 when unconnected). */
       dstPort: number;
     }
   | {
+      /** The descriptor number. */
       fd: number;
+      /** A terminal. */
       type: 'tty';
       /** CRIU's tty kind: PTY, CONSOLE, VT, CTTY, EXT_TTY, SERIAL, UNKNOWN. */
       ttyType?: string | undefined;
       /** /dev/pts index of a pty. */
       index?: number | undefined;
+      /** open(2) flags. */
       flags: number;
     }
   | {
+      /** The descriptor number. */
       fd: number;
+      /** A memfd, or anonymous shared memory. */
       type: 'memfd';
       /** memfd name ("/dev/zero" for anonymous shared memory). */
       name?: string | undefined;
+      /** The memfd's size in bytes, when recorded. */
       size?: number | undefined;
+      /** File offset at dump time. */
       pos: number;
     }
-  | { fd: number; type: 'other'; kind: string; fileId: number };
+  | {
+      /** The descriptor number. */
+      fd: number;
+      /** Any other kind (eventfd, epoll, signalfd, inotify, …). */
+      type: 'other';
+      /** CRIU's name for the kind, e.g. `EVENTFD`. */
+      kind: string;
+      /** Its id in files.img. */
+      fileId: number;
+    };
 
 /** One process of a checkpoint, from pstree, core and fdinfo images. */
 export interface ProcessSummary {

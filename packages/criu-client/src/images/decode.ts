@@ -27,34 +27,54 @@ import { type ImageMagic, magicName } from './magic.ts';
 
 /** The message type of each image kind this package decodes. */
 export const ENTRY_SCHEMAS = {
+  /** inventory.img: the image set's version, the root task's ids, what was dumped. */
   INVENTORY: inventory_entrySchema,
+  /** pstree.img: one entry per process (pid, ppid, pgid, sid, thread ids). */
   PSTREE: pstree_entrySchema,
+  /** core-PID.img: one thread's registers, signals, state and scheduling. */
   CORE: core_entrySchema,
+  /** ids-PID.img: a process's namespace and resource ids (which files table, mm, …). */
   IDS: task_kobj_ids_entrySchema,
+  /** fdinfo-N.img: a files table's descriptors (fd number, file id, kind, flags). */
   FDINFO: fdinfo_entrySchema,
+  /** files.img: every open file description, one entry per file id, of any kind. */
   FILES: file_entrySchema,
+  /** tty-info.img: terminals (index, session, process group, termios). */
   TTY_INFO: tty_info_entrySchema,
+  /** pipes-data.img: the bytes in flight in each pipe (in `extra`). */
   PIPES_DATA: pipe_data_entrySchema,
+  /** fifo-data.img: the bytes in flight in each FIFO (in `extra`). */
   FIFO_DATA: pipe_data_entrySchema,
+  /** mm-N.img: an address space (its VMAs, brk, arguments and environment bounds). */
   MM: mm_entrySchema,
+  /** memfd.img: memfd inodes (name, size, seals). */
   MEMFD_INODE: memfd_inode_entrySchema,
-  PAGEMAP: pagemap_entrySchema, // after a pagemap_head, see below
+  /** pagemap-N.img: which pages of which VMA are in pages-M.img (after a pagemap_head entry). */
+  PAGEMAP: pagemap_entrySchema,
+  /** stats-dump / stats-restore: criu's timings and page counts. */
   STATS: stats_entrySchema,
-  // Images of older CRIU (before files.img gathered every file kind).
+  /** reg-files.img (older CRIU, before files.img gathered every file kind): regular files. */
   REG_FILES: reg_file_entrySchema,
+  /** pipes.img (older CRIU): pipe descriptions. */
   PIPES: pipe_entrySchema,
+  /** fifo.img (older CRIU): FIFO descriptions. */
   FIFO: fifo_entrySchema,
+  /** unixsk.img (older CRIU): unix sockets. */
   UNIXSK: unix_sk_entrySchema,
+  /** inetsk.img (older CRIU): TCP/UDP sockets. */
   INETSK: inet_sk_entrySchema,
+  /** tty.img (older CRIU): terminal files. */
   TTY_FILES: tty_file_entrySchema,
 } as const satisfies Partial<Record<ImageMagic, DescMessage>>;
 
+/** The image kinds whose entries this package decodes (the keys of {@link ENTRY_SCHEMAS}). */
 export type DecodedMagic = keyof typeof ENTRY_SCHEMAS;
 
 /** An entry of a decoded image kind M. */
 export interface ImageEntry<M extends DecodedMagic = DecodedMagic> {
   /** Offset of the entry in the file. */
   offset: number;
+  /** The decoded protobuf message; for PAGEMAP the first entry is a pagemap_head. */
   message: M extends 'PAGEMAP'
     ? MessageShape<typeof pagemap_headSchema> | MessageShape<typeof pagemap_entrySchema>
     : MessageShape<(typeof ENTRY_SCHEMAS)[M]>;
@@ -64,12 +84,15 @@ export interface ImageEntry<M extends DecodedMagic = DecodedMagic> {
 
 /** An image whose entries this package decodes. */
 export interface DecodedImage<M extends DecodedMagic = DecodedMagic> {
+  /** Tells the three kinds of {@link AnyImage} apart. */
   kind: 'decoded';
   /** File name, e.g. `pstree.img`. */
   name: string;
   /** File size in bytes. */
   size: number;
+  /** The image kind, from its magic. */
   magic: M;
+  /** Every entry, in file order. */
   entries: ImageEntry<M>[];
 }
 
@@ -78,19 +101,27 @@ export interface DecodedImage<M extends DecodedMagic = DecodedMagic> {
  * (sigacts, creds, …): listed by name and size, never an error.
  */
 export interface UnknownImage {
+  /** Tells the three kinds of {@link AnyImage} apart. */
   kind: 'unknown';
+  /** File name, e.g. `sigacts-1.img`. */
   name: string;
+  /** File size in bytes. */
   size: number;
+  /** The image kind its magic names. */
   magic: ImageMagic;
 }
 
 /** A file without CRIU's framing: pages-*.img, raw network dumps, logs, anything else. */
 export interface RawImage {
+  /** Tells the three kinds of {@link AnyImage} apart. */
   kind: 'raw';
+  /** File name, e.g. `pages-1.img`. */
   name: string;
+  /** File size in bytes. */
   size: number;
 }
 
+/** Any file of a checkpoint directory, as {@link classifyImage} sees it. */
 export type AnyImage = DecodedImage | UnknownImage | RawImage;
 
 /** True when the bytes start like a CRIU image (head magic, or inventory's magic). */
@@ -174,6 +205,14 @@ function isFramedHead(first: number): boolean {
   return first === 0x54564319 || first === 0x55105940 || magicName(first) === 'INVENTORY';
 }
 
+/** A decoded image as `crit decode` prints it. */
+export interface ImageJson {
+  /** The image kind, e.g. `PSTREE`. */
+  magic: string;
+  /** Each entry's message as crit's JSON. */
+  entries: EntryJson[];
+}
+
 /** crit's JSON for one entry's message: proto field names, enum names, 64-bit integers as strings. */
 export type EntryJson = Record<string, unknown>;
 
@@ -182,7 +221,7 @@ export type EntryJson = Record<string, unknown>;
  * message's fields (proto names; 64-bit integers as decimal strings, bytes as
  * base64) plus `extra` (base64) for pipe data.
  */
-export function imageToJson(image: DecodedImage): { magic: string; entries: EntryJson[] } {
+export function imageToJson(image: DecodedImage): ImageJson {
   return {
     magic: image.magic,
     entries: image.entries.map((entry, index) => {

@@ -2,8 +2,11 @@
 // process, the offset of every open file, the bytes in each pipe.
 import type { CheckpointSummary, MemoryBytes, PipeSummary } from './checkpoint.ts';
 
+/** How one process's saved memory changed between two checkpoints. */
 export interface MemoryChange {
+  /** The process, by its pid in the checkpoints. */
   pid: number;
+  /** Its command name (comm). */
   command: string;
   /** Saved memory by kind in `a`; undefined when the process is new in `b`. */
   before?: MemoryBytes | undefined;
@@ -15,33 +18,47 @@ export interface MemoryChange {
 
 /** One descriptor on a regular file, matched by pid and fd number. */
 export interface FileOffsetChange {
+  /** The file's path. */
   path: string;
+  /** The process holding the descriptor. */
   pid: number;
+  /** The descriptor number. */
   fd: number;
+  /** File offset in `a`; undefined when the descriptor is new in `b`. */
   before?: number | undefined;
+  /** File offset in `b`; undefined when the descriptor is gone in `b`. */
   after?: number | undefined;
   /** after − before, when both exist. */
   delta?: number | undefined;
   /** Recorded file sizes, when they differ. */
   sizeBefore?: number | undefined;
+  /** The recorded size in `b`, when it differs from `sizeBefore`. */
   sizeAfter?: number | undefined;
 }
 
+/** How the bytes in flight in one pipe or FIFO changed between two checkpoints. */
 export interface PipeChange {
   /** The pipe's id in `b` (or `a` when it is gone); ids change across a restore. */
   pipeId: number;
+  /** Anonymous pipe or named pipe (FIFO). */
   kind: 'pipe' | 'fifo';
   /** The ends in `b` (or `a` when it is gone), as `pid:fd:read|write`. */
   ends: string[];
+  /** Bytes in flight in `a`; undefined when the pipe is new in `b`. */
   before?: number | undefined;
+  /** Bytes in flight in `b`; undefined when the pipe is gone in `b`. */
   after?: number | undefined;
+  /** after − before (a missing side counts as 0). */
   delta: number;
 }
 
+/** What changed from checkpoint `a` to checkpoint `b` ({@link diffCheckpoints}). */
 export interface CheckpointDiff {
   /** Pids only in `b` / only in `a`. */
   processesAdded: number[];
+  /** Pids only in `a`. */
   processesRemoved: number[];
+  /** Saved memory of every process, per kind, before and after. */
   memory: MemoryChange[];
   /** Every file descriptor whose offset or recorded size changed, or that exists on one side only. */
   files: FileOffsetChange[];

@@ -12,6 +12,7 @@
 // memory stays bounded by the file whatever its length fields claim.
 import { IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, type ImageMagic, magicName } from './magic.ts';
 
+/** What is wrong with a malformed image ({@link ImageError}'s `code`). */
 export type ImageErrorCode =
   /** The file ends inside a magic, a size field, a payload or its extra bytes. */
   | 'TRUNCATED'
@@ -28,10 +29,13 @@ const brand = Symbol.for('@cryopipe/criu-client/ImageError');
 
 /** A malformed image. `offset` is where in the file the problem starts. */
 export class ImageError extends Error {
+  /** What is wrong. */
   readonly code: ImageErrorCode;
+  /** Byte offset in the file where the problem starts. */
   readonly offset: number;
   /** The image's file name, when known. */
   readonly image: string | undefined;
+  /** Brand that `is()` checks, so errors are recognised across duplicate package copies. @internal */
   readonly [brand] = true;
 
   constructor(
@@ -54,6 +58,7 @@ export class ImageError extends Error {
   }
 }
 
+/** What an image's first bytes say ({@link readHead}). */
 export interface ImageHead {
   /** The kind's name, as crit prints it (e.g. `PSTREE`). */
   magic: ImageMagic;
@@ -67,6 +72,7 @@ export interface ImageHead {
 export interface RawEntry {
   /** Offset of the entry's size field in the file. */
   offset: number;
+  /** The entry's protobuf bytes. */
   payload: Uint8Array;
   /** The raw bytes after the payload, for kinds that carry them. */
   extra?: Uint8Array | undefined;

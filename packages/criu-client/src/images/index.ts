@@ -27,6 +27,7 @@ export {
   ENTRY_SCHEMAS,
   type EntryJson,
   type ImageEntry,
+  type ImageJson,
   imageToJson,
   isFramedImage,
   type RawImage,

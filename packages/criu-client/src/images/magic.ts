@@ -7,8 +7,7 @@ export const IMG_COMMON_MAGIC = 0x54564319;
 /** Head magic of the service files (stats-dump, stats-restore, irmap cache). */
 export const IMG_SERVICE_MAGIC = 0x55105940;
 
-/** Image kind name -> magic. */
-export const MAGICS = {
+const MAGIC_VALUES = {
   INVENTORY: 0x58313116,
   PSTREE: 0x50273030,
   FDINFO: 0x56213732,
@@ -79,7 +78,14 @@ export const MAGICS = {
   IRMAP_CACHE: 0x57004059,
 } as const;
 
-export type ImageMagic = keyof typeof MAGICS;
+/** The name of an image kind, as crit prints it (`PSTREE`, `PIPES_DATA`, …). */
+export type ImageMagic = keyof typeof MAGIC_VALUES;
+
+/**
+ * Image kind name -> magic, for every image CRIU defines (criu/include/magic.h):
+ * `MAGICS.PSTREE` is 0x50273030.
+ */
+export const MAGICS: Readonly<Record<ImageMagic, number>> = MAGIC_VALUES;
 
 const byValue = new Map<number, ImageMagic>(
   Object.entries(MAGICS).map(([name, value]) => [value, name as ImageMagic]),
