@@ -17,10 +17,11 @@
 // PATH, RUN_DIR_FD, the spec header) are read from src/facts.json, the one place
 // they are written, and passed as -D flags; native/facts.h names them.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ELF_MACHINE, elfMachine, selectedTargets, toolchainFor } from './targets.mjs';
+import { crossBuild } from '../../../scripts/cross-build.mjs';
+import { TARGETS } from './targets.mjs';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = ['launcher.c', 'keeper.c', 'status.c'].map((f) => join(pkg, 'native', f));
@@ -46,53 +47,20 @@ const defines = [
   define('FACT_RUN_DIR_FD', facts.runDirFd),
   define('FACT_DEFAULT_PATH', facts.defaultPath),
 ];
-const quiet = process.argv.includes('--quiet');
-const targets = selectedTargets();
-
-if (process.argv.includes('--check')) {
-  const bad = targets.filter((t) => {
-    const out = outFor(t.arch);
-    return !existsSync(out) || elfMachine(readFileSync(out)) !== ELF_MACHINE[t.arch];
-  });
-  if (bad.length > 0) {
-    console.error(
-      `build-launcher: missing or wrong launcher for ${bad.map((t) => `linux-${t.arch}`).join(', ')}; ` +
-        `install ${bad.map((t) => t.debian).join(' ')} (scripts/setup.sh does) and run \`pnpm build\``,
-    );
-    process.exit(1);
-  }
-  process.exit(0);
-}
-
-let failed = false;
-for (const target of targets) {
-  const toolchain = toolchainFor(target);
-  if (!toolchain) {
-    const required = target.arch === process.arch || process.env.CI === 'true';
-    console.error(
-      `build-launcher: ${required ? 'error' : 'warning'}: no C toolchain for linux-${target.arch} ` +
-        `(tried ${target.toolchains.map((t) => t.cc).join(', ')}); install ${target.debian}` +
-        (required ? '' : '; skipped (required when CI=true)'),
-    );
-    if (required) failed = true;
-    continue;
-  }
-  const out = outFor(target.arch);
-  mkdirSync(dirname(out), { recursive: true });
-  const flags = [
-    '-static',
-    '-Os',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    ...defines,
-    '-o',
-    out,
-    ...sources,
-  ];
-  execFileSync(toolchain.cc, flags, { stdio: 'inherit' });
-  execFileSync(toolchain.strip, ['--strip-all', out]);
-  chmodSync(out, 0o755);
-  if (!quiet) console.log(`build-launcher: ${toolchain.cc} -> ${out}`);
-}
-if (failed) process.exit(1);
+crossBuild({
+  tool: 'build-launcher',
+  what: 'launcher',
+  targets: TARGETS,
+  arches: process.env.CRYOPIPE_ARCHES,
+  outFor,
+  compile: (cc, out) =>
+    execFileSync(
+      cc,
+      ['-static', '-Os', '-Wall', '-Wextra', '-Werror', ...defines, '-o', out, ...sources],
+      {
+        stdio: 'inherit',
+      },
+    ),
+  stripFlags: ['--strip-all'],
+  mode: 0o755,
+});
