@@ -3,7 +3,7 @@ import { createReadStream, lstatSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Pack, pack as tarPack } from 'tar-stream';
+import type { Pack } from 'tar-stream';
 import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
 import { readCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
@@ -121,6 +121,8 @@ export async function exportJob(
     const sent = (pipeline as (...s: unknown[]) => Promise<void>)(zstd.stdout!, ...stages, sink, {
       end: sink !== process.stdout,
     });
+    // Loaded here, not at the top: no other command pays for tar-stream's modules.
+    const { pack: tarPack } = await import('tar-stream');
     const pack = tarPack();
     const packed = pipeline(pack, zstd.stdin!);
     for (const p of [done, sent, packed]) p.catch(() => {}); // awaited below
