@@ -6,7 +6,6 @@ import { type CheckpointMeta, parseCheckpointMeta } from '../checkpoint/checkpoi
 import { faultPoint } from '../fault-point.ts';
 import { writeJsonAtomic } from '../store/job-store.ts';
 import { processExists } from '../store/process-exists.ts';
-import type { HashFilesOptions } from './image-hash.ts';
 import { hashImages, type ImageEntry } from './image-manifest.ts';
 
 /**
@@ -57,7 +56,10 @@ function unsealed(meta: Pick<CheckpointMeta, 'images'>): ImageEntry[] {
  */
 export async function sealCheckpoint(
   dir: string,
-  options: HashFilesOptions = {},
+  options: {
+    /** Most threads to hash with; default: the idle CPUs (see image-hash.ts). */
+    threads?: number;
+  } = {},
 ): Promise<CheckpointMeta> {
   const path = join(dir, 'checkpoint.json');
   const before = parseCheckpointMeta(readFileSync(path, 'utf8'), path);
