@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitForSealer } from '@cryopipe/jobs';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { describe, expect, it } from 'vitest';
 import { cliPath, expectedCount, slowCounter, until, useCli } from '../test/cli-harness.ts';
@@ -183,6 +184,8 @@ describeWith([root, criu], 'cryopipe on real jobs', () => {
     const cp = cli('checkpoint', 'guarded');
     expect(cp.status, cp.stderr).toBe(0);
     const cpDir = join(home, 'jobs', started.json().id, 'checkpoints', '1');
+    // The background sealer hashes the images: a chmod before it read them would leave them unsealed.
+    expect(await waitForSealer(cpDir, 60_000)).toBe(true);
     const images = readdirSync(cpDir).sort();
 
     const img = join(cpDir, images.find((f) => f.startsWith('pages-'))!);

@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { JobStore } from '@cryopipe/jobs';
+import type { JobStore } from '@cryopipe/jobs/store';
 import type { Output } from './output.ts';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & {

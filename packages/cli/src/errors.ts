@@ -1,4 +1,4 @@
-import type { JobErrorCode } from '@cryopipe/jobs';
+import type { JobErrorCode } from '@cryopipe/jobs/store';
 
 const brand = Symbol.for('cryopipe.CliError');
 

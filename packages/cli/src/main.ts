@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { JobError, JobStore, PipelineSyntaxError } from '@cryopipe/jobs';
+import { JobError, JobStore, PipelineSyntaxError } from '@cryopipe/jobs/store';
 import { PipelineSpecError } from '@cryopipe/spawn';
 import type { Command, CommandContext } from './command.ts';
 import { commandNames, loadCommand, loadCommands } from './commands/index.ts';

@@ -96,4 +96,4 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
-export { formatBytes, formatDuration } from '@cryopipe/jobs';
+export { formatBytes, formatDuration } from '@cryopipe/jobs/store';

@@ -1,5 +1,5 @@
 import { PassThrough, type Transform } from 'node:stream';
-import type { ProgressEvent } from '@cryopipe/jobs';
+import type { ProgressEvent } from '@cryopipe/jobs/store';
 import { formatBytes, formatDuration, type Output } from './output.ts';
 
 /**

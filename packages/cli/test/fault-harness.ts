@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForSealer } from '@cryopipe/jobs';
 import { childrenOf } from '@cryopipe/testkit';
 import { afterAll, expect } from 'vitest';
 import { type CliRun, cliPath, slowCounter, until } from './cli-harness.ts';
@@ -128,6 +129,9 @@ export function useFaultCli() {
     await until(() => processesWith(marker).length === 0, 'the dumped tree to be gone');
     const id = started.json().id as string;
     const cpDir = join(jobDir(home, id), 'checkpoints', '1');
+    // The content hashes come from the background sealer: tests that damage
+    // images expect them recorded, and no sealer may outlive the test.
+    expect(await waitForSealer(cpDir, 60_000), 'the sealer to finish').toBe(true);
     return { id, out, marker, cpDir, rootPid: started.json().rootPid as number };
   }
 

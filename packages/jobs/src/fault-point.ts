@@ -13,7 +13,9 @@ export type FaultPoint =
   | 'restore:verified'
   | 'restore:criu-running'
   | 'restore:criu-returned'
-  | 'restore:finalizing';
+  | 'restore:finalizing'
+  /** In the background sealer, its claim written, before it reads any image. */
+  | 'seal:hashing';
 
 export function faultPoint(name: FaultPoint): void {
   if (process.env.CRYOPIPE_FAULT_POINT !== name) return;

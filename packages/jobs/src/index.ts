@@ -69,6 +69,12 @@ export {
   recordFile,
 } from './integrity/file-state.ts';
 export { assertImagesPrivate } from './integrity/image-safety.ts';
+export {
+  isSealed,
+  runningSealer,
+  sealCheckpoint,
+  waitForSealer,
+} from './integrity/seal.ts';
 // The machine: root, criu.
 export { requireRoot } from './machine/criu.ts';
 export { toSpawnSpec } from './pipeline/pipeline-spec.ts';
@@ -119,6 +125,7 @@ export {
   type JobSchedule,
   JobStore,
 } from './store/job-store.ts';
+export { withProcScan } from './store/live-root.ts';
 export {
   isJobRoot,
   type JobState,

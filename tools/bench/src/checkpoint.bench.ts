@@ -6,6 +6,8 @@
  *   - image write throughput vs `dd` into the same directory
  * The job is a real process tree holding ~200 MiB of memory, started with
  * `cryopipe run` (PID namespace), so every restore gets fresh PIDs.
+ * After each cryopipe checkpoint it waits (untimed) for the background
+ * sealer that hashes the images, so it never competes with the next candidate.
  *
  *   pnpm --filter @cryopipe/bench bench      (root; ROUNDS=N to change)
  *   BENCH_QUICK=1 pnpm --filter @cryopipe/bench bench   (a 16 MiB job, one
@@ -15,6 +17,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runningSealer } from '../../../packages/jobs/src/integrity/seal.ts';
 import { machine, median, run, timeMs } from './measure.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
@@ -58,6 +61,14 @@ try {
   await new Promise((r) => setTimeout(r, 1500));
 
   // 1. dump, leaving the job running: whole command and the dump alone.
+  /** Blocks until no sealer works on `dir` (they finish in seconds; 10 min at most). */
+  const sealed = (dir: string) => {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; runningSealer(dir) !== undefined; i++) {
+      if (i > 30_000) throw new Error(`the sealer of ${dir} never finished`);
+      Atomics.wait(pause, 0, 0, 20);
+    }
+  };
   const ours: number[] = [];
   const oursDump: number[] = [];
   const raw: number[] = [];
@@ -67,6 +78,8 @@ try {
     let record: { checkpoint: number; dumpMs: number } | undefined;
     ours.push(timeMs(() => (record = cliJson('checkpoint', 'bench', '--leave-running'))));
     oursDump.push(record!.dumpMs);
+    // Untimed: the checkpoint's background sealer must not compete with the next candidate.
+    sealed(join(checkpoints, String(record!.checkpoint)));
     // Keep one image set on disk at a time for both candidates: piling up
     // checkpoints would make writeback pressure grow on our side only.
     rmSync(join(checkpoints, String(record!.checkpoint)), { recursive: true, force: true });
@@ -113,6 +126,7 @@ try {
   // 2. restore from the same images: stop the job with a final checkpoint, then alternate.
   const last = cliJson<{ checkpoint: number }>('checkpoint', 'bench');
   const images = join(work, 'home', 'jobs', id, 'checkpoints', String(last.checkpoint));
+  sealed(images);
   const oursRestore: number[] = [];
   const rawRestore: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {

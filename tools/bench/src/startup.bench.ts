@@ -1,7 +1,8 @@
 /**
  * What each command costs before it does anything: Node's own start
- * (`node -e ''`) against `cryopipe --version`, `--help` and `ps` with 10
- * jobs, alternating, and which packages each one loads (through the modules
+ * (`node -e ''`) against `cryopipe --version`, `--help`, `ps` with 10
+ * jobs, `logs`, `wait` and `restore --help` (the engine's modules with
+ * criu-client, which every checkpoint and restore loads), alternating, and which packages each one loads (through the modules
  * Node opened: strace when present). Target (issue 20): `ps` ≤ 2× `node -e ''`.
  *
  *   pnpm --filter @cryopipe/bench exec tsx src/startup.bench.ts   (ROUNDS=N)
@@ -24,6 +25,10 @@ const candidates: [string, string[]][] = [
   ['cryopipe --version', [cliPath, '--version']],
   ['cryopipe --help', [cliPath, '--help']],
   [`cryopipe ps (${JOBS} jobs)`, [cliPath, 'ps']],
+  ['cryopipe logs j0', [cliPath, 'logs', 'j0']],
+  ['cryopipe wait j0', [cliPath, 'wait', 'j0']],
+  // What checkpoint, restore and the other engine commands load before they work.
+  ['cryopipe restore --help', [cliPath, 'restore', '--help']],
 ];
 
 /** The packages whose modules a command opens (from strace's openat lines). */

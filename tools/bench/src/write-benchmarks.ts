@@ -21,7 +21,7 @@ const benches: { title: string; filter: string; what: string; script?: string }[
     title: 'Cost by job size: cryopipe against raw criu at 256 MiB, 1 GiB and 4 GiB',
     filter: '@cryopipe/bench',
     script: 'src/scale.bench.ts',
-    what: 'issue 20: whole commands and frozen time against raw criu as the job grows, the disk (dd with fsync / direct reads) as the limit; QUICK=1 for 64 and 128 MiB',
+    what: 'issue 20: whole commands and frozen time against raw criu as the job grows, the disk (dd with fsync / direct reads) as the limit; QUICK=1 for 64 and 128 MiB. After each cryopipe checkpoint the benchmark waits, untimed, for the background sealer (the content hashes) so it never competes with the next candidate, and prints how long sealing took',
   },
   {
     title: 'Image hashing: one thread against worker threads, and the identity check',
@@ -33,7 +33,7 @@ const benches: { title: string; filter: string; what: string; script?: string }[
     title: 'Start-up cost per command',
     filter: '@cryopipe/bench',
     script: 'src/startup.bench.ts',
-    what: "`node -e ''` against `cryopipe --version`, `--help` and `ps` with 10 jobs, and the packages each loads (target: `ps` ≤ 2× `node -e ''`)",
+    what: "`node -e ''` against `cryopipe --version`, `--help`, `ps` with 10 jobs, `logs`, `wait` and `restore --help` (what every engine command loads before it works), and the packages each loads (target: `ps` ≤ 2× `node -e ''`)",
   },
   {
     title: 'Downtime per live checkpoint of the SVT-AV1 encode',

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { classifyImage, diffCheckpoints, imageToJson } from '@cryopipe/criu-client/images';
+import { isSealed } from '@cryopipe/jobs';
 import { readRunStatus } from '@cryopipe/spawn';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -122,6 +123,7 @@ function checkpointInfo(c: LoadedCheckpoint) {
     frozenMs: m.frozenMs,
     dumpMs: m.dumpMs,
     imageBytes: m.imageBytes,
+    sealed: isSealed(m),
     criuVersion: m.criuVersion,
     kernel: m.kernel,
     rootPid: m.rootPid,

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { jobLiveness } from '@cryopipe/jobs';
+import { jobLiveness } from '@cryopipe/jobs/store';
 import { stageIndexOfLogName, stageLogName } from '@cryopipe/spawn';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';

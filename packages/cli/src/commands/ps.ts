@@ -1,5 +1,12 @@
 import { statSync } from 'node:fs';
-import { isWithin, type JobState, jobLiveness, scheduleSummary } from '@cryopipe/jobs';
+import {
+  isSealed,
+  isWithin,
+  type JobState,
+  jobLiveness,
+  scheduleSummary,
+  withProcScan,
+} from '@cryopipe/jobs/store';
 import { Procfs, writableFiles } from '@cryopipe/procfs';
 import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -37,49 +44,55 @@ checkpoint recorded.`,
   ],
   async run({ values, store, out }) {
     const wanted = parseStates(values.state as string[] | undefined);
-    const rows = [];
-    for (const job of store.list()) {
-      const live = await jobLiveness(store, job);
-      if (wanted && !wanted.has(live.state)) continue;
-      const checkpoints = store.checkpoints(job.id);
-      // The job's own logs are not outputs worth listing (a copy's outputs/ are). A copy
-      // without checkpoints of its own writes where its restore put the outputs.
-      const own = [store.runDir(job.id), store.logsDir(job.id)];
-      const tree = live.rootPid !== undefined ? await treeNow(live.rootPid) : undefined;
-      const outputPaths = (
-        tree
-          ? tree.writing
-          : checkpoints.length
-            ? checkpoints.at(-1)!.files.map((f) => f.path)
-            : (job.copyOf?.outputs ?? [])
-      ).filter((path) => !own.some((dir) => isWithin(path, dir)));
-      const outputs = outputPaths.map((path) => ({ path, bytes: sizeOf(path) }));
-      // A job that ended stops ageing: its age is the time it ran.
-      const end =
-        live.state === 'exited' || live.state === 'failed' || live.state === 'lost'
-          ? (live.status?.endedAt ?? undefined)
-          : undefined;
-      const startedAt = Date.parse(job.createdAt);
-      rows.push({
-        id: job.id,
-        name: job.name,
-        state: live.state,
-        exitCode: live.exitCode,
-        rootPid: live.rootPid,
-        stagePids: live.alive ? (live.status?.stages.map((s) => s.hostPid) ?? []) : [],
-        ageMs: Math.max(0, (end ?? Date.now()) - startedAt),
-        ...(end !== undefined ? { endedAt: new Date(end).toISOString() } : {}),
-        cpuMs: tree?.cpuMs,
-        checkpoints: checkpoints.length,
-        restores: job.restores.length,
-        ...(job.copyOf
-          ? { copyOf: { job: job.copyOf.job, checkpoint: job.copyOf.checkpoint } }
-          : {}),
-        schedule: scheduleSummary(store, job),
-        outputs,
-        command: job.command,
-      });
-    }
+    // One listing of /proc's launchers for every job, not a scan per stopped job.
+    const rows = await withProcScan(async () => {
+      const rows = [];
+      for (const job of store.list()) {
+        const live = await jobLiveness(store, job);
+        if (wanted && !wanted.has(live.state)) continue;
+        const checkpoints = store.checkpoints(job.id);
+        // The job's own logs are not outputs worth listing (a copy's outputs/ are). A copy
+        // without checkpoints of its own writes where its restore put the outputs.
+        const own = [store.runDir(job.id), store.logsDir(job.id)];
+        const tree = live.rootPid !== undefined ? await treeNow(live.rootPid) : undefined;
+        const outputPaths = (
+          tree
+            ? tree.writing
+            : checkpoints.length
+              ? checkpoints.at(-1)!.files.map((f) => f.path)
+              : (job.copyOf?.outputs ?? [])
+        ).filter((path) => !own.some((dir) => isWithin(path, dir)));
+        const outputs = outputPaths.map((path) => ({ path, bytes: sizeOf(path) }));
+        // A job that ended stops ageing: its age is the time it ran.
+        const end =
+          live.state === 'exited' || live.state === 'failed' || live.state === 'lost'
+            ? (live.status?.endedAt ?? undefined)
+            : undefined;
+        const startedAt = Date.parse(job.createdAt);
+        rows.push({
+          id: job.id,
+          name: job.name,
+          state: live.state,
+          exitCode: live.exitCode,
+          rootPid: live.rootPid,
+          stagePids: live.alive ? (live.status?.stages.map((s) => s.hostPid) ?? []) : [],
+          ageMs: Math.max(0, (end ?? Date.now()) - startedAt),
+          ...(end !== undefined ? { endedAt: new Date(end).toISOString() } : {}),
+          cpuMs: tree?.cpuMs,
+          checkpoints: checkpoints.length,
+          // Whether the newest checkpoint's content hashes are recorded (the background sealer).
+          ...(checkpoints.length ? { sealed: isSealed(checkpoints.at(-1)!) } : {}),
+          restores: job.restores.length,
+          ...(job.copyOf
+            ? { copyOf: { job: job.copyOf.job, checkpoint: job.copyOf.checkpoint } }
+            : {}),
+          schedule: scheduleSummary(store, job),
+          outputs,
+          command: job.command,
+        });
+      }
+      return rows;
+    });
     out.result(rows);
     if (out.json) return EXIT.ok;
     if (values.quiet) {

@@ -1,4 +1,4 @@
-import { waitForJob } from '@cryopipe/jobs';
+import { waitForJob } from '@cryopipe/jobs/store';
 import type { Command } from '../command.ts';
 import { jobRef } from '../job-ref.ts';
 

@@ -5,7 +5,7 @@ import type {
   MemoryBytes,
   ProcessSummary,
 } from '@cryopipe/criu-client/images';
-import type { JobRecord } from '@cryopipe/jobs';
+import { isSealed, type JobRecord } from '@cryopipe/jobs';
 import { formatBytes, formatDuration, table } from '../output.ts';
 import type { LoadedCheckpoint } from './load.ts';
 
@@ -109,6 +109,12 @@ export function renderCheckpoint(
         `${meta.frozenMs === undefined ? 'unknown' : formatDuration(meta.frozenMs)} (dump took ${formatDuration(meta.dumpMs)})`,
       ],
       ['  images', `${formatBytes(meta.imageBytes)} in ${summary.images.length} files: ${c.dir}`],
+      [
+        '  sealed',
+        isSealed(meta)
+          ? 'yes (content hashes recorded: exportable, --verify compares them)'
+          : 'not yet (restores here by image identity; export and --verify hash the images first)',
+      ],
       ['  criu', `${meta.criuVersion}, kernel ${meta.kernel}`],
       ['  others', others.length ? others.join(', ') : 'none'],
     ]).split('\n'),

@@ -2,6 +2,7 @@
 // their identity (a stat each), and a flipped byte still stops the restore.
 import { closeSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitForSealer } from '@cryopipe/jobs';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { expect, it } from 'vitest';
 import { expectedCount } from '../../test/cli-harness.ts';
@@ -35,6 +36,7 @@ describeWith(
         await new Promise((r) => setTimeout(r, 100));
       }
       const cpDir = join(home, 'jobs', a.id, 'checkpoints', '2');
+      expect(await waitForSealer(cpDir, 60_000)).toBe(true);
       const core = readdirSync(cpDir)
         .filter((f) => /^core-\d+\.img$/.test(f))
         .sort((x, y) => statSync(join(cpDir, y)).size - statSync(join(cpDir, x)).size)[0]!;

@@ -22,7 +22,6 @@ import {
 import { basename, dirname, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract as tarExtract } from 'tar-stream';
 import { type CheckpointMeta, isCleanAbsolute, JOB_ID } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import { checkFile } from '../integrity/file-state.ts';
@@ -175,6 +174,8 @@ export async function importJob(
 
 /** Unpacks the verified spool into `staging/job` and `staging/outputs`. */
 async function unpack(spool: string, staging: string): Promise<ExportManifest> {
+  // Loaded here, not at the top: no other command pays for tar-stream's modules.
+  const { extract: tarExtract } = await import('tar-stream');
   const input = openSync(spool, constants.O_RDONLY | constants.O_NOFOLLOW);
   const zstd = spawn('zstd', ['-q', '-d', '-c'], { stdio: [input, 'pipe', 'pipe'] });
   closeSync(input);

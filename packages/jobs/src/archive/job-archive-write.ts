@@ -3,11 +3,12 @@ import { createReadStream, lstatSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Pack, pack as tarPack } from 'tar-stream';
+import type { Pack } from 'tar-stream';
 import { checkpointNumbers } from '../checkpoint/checkpoint-files.ts';
 import { readCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import { checkFile } from '../integrity/file-state.ts';
+import { isSealed, SEAL_PID_FILE, sealCheckpoint } from '../integrity/seal.ts';
 import type { Progress } from '../progress.ts';
 import { isWithin } from '../restore/relocation.ts';
 import { type JobRef, type JobStore, RESTORE_LOGS_DIR } from '../store/job-store.ts';
@@ -88,6 +89,7 @@ export async function exportJob(
         );
       return !stray;
     });
+    await sealForExport(store, fresh.id, exported, options.onProgress);
     // Only the first `size` bytes go in: what the newest checkpoint expects.
     const problems = outputs
       .map((o) => checkFile({ ...o, path: source(o.path) }))
@@ -119,6 +121,8 @@ export async function exportJob(
     const sent = (pipeline as (...s: unknown[]) => Promise<void>)(zstd.stdout!, ...stages, sink, {
       end: sink !== process.stdout,
     });
+    // Loaded here, not at the top: no other command pays for tar-stream's modules.
+    const { pack: tarPack } = await import('tar-stream');
     const pack = tarPack();
     const packed = pipeline(pack, zstd.stdin!);
     for (const p of [done, sent, packed]) p.catch(() => {}); // awaited below
@@ -144,10 +148,43 @@ export async function exportJob(
   }
 }
 
+/**
+ * The importing machine can check the images only by their content: every
+ * exported checkpoint must be sealed. The background sealer has usually
+ * done it; what it hasn't is hashed here, at full speed (the export then
+ * costs that). A checkpoint whose images changed before they were hashed
+ * can't be proven intact anywhere else: refused.
+ */
+async function sealForExport(
+  store: JobStore,
+  id: string,
+  checkpoints: number[],
+  progress: Progress | undefined,
+): Promise<void> {
+  for (const n of checkpoints) {
+    const dir = store.checkpointDir(id, n);
+    if (isSealed(readCheckpointMeta(dir))) continue;
+    // A running sealer is at lowest priority: do the work here instead (same digests).
+    progress?.(`hashing the images of checkpoint ${n} (not sealed yet)…`);
+    const meta = await sealCheckpoint(dir);
+    if (!isSealed(meta)) {
+      const names = (meta.images ?? []).filter((e) => e.sha256 === undefined).map((e) => e.name);
+      throw new JobError(
+        `checkpoint ${n} of job ${id} can't be exported: ${names.join(', ')} changed after the checkpoint, before its content was hashed, so no other machine could check it`,
+        'REFUSED',
+        `take a new checkpoint and export that, or remove checkpoint ${n}`,
+      );
+    }
+  }
+}
+
 /** Which paths of the job directory (relative to it) go into the archive. */
 function included(rel: string, checkpoints: number[]): boolean {
   const [top, second] = rel.split('/');
   if (SKIPPED.has(top!) || top!.endsWith('.tmp') || /\.tmp-\d+$/.test(top!)) return false;
+  // A sealer's claim and half-written metadata belong to this machine's moment.
+  const base = rel.split('/').at(-1)!;
+  if (base === SEAL_PID_FILE || /\.tmp-\d+$/.test(base)) return false;
   if (top === 'checkpoints' && second !== undefined)
     return checkpoints.includes(Number(second)) && /^\d+$/.test(second);
   return true;

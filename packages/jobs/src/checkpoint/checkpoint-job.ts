@@ -8,8 +8,9 @@ import { blockingFindings, diagnoseTree, formatFindings } from '../diagnose/diag
 import { JobError } from '../errors.ts';
 import { faultPoint } from '../fault-point.ts';
 import type { FileRecord, InputRecord } from '../integrity/file-state.ts';
-import { hashImages, imageIdentities } from '../integrity/image-manifest.ts';
+import { imageIdentities } from '../integrity/image-manifest.ts';
 import { PRE_DUMP_DIR, restrictToOwner } from '../integrity/image-safety.ts';
+import { startSealer } from '../integrity/seal.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { criuTracksMemory } from '../machine/machine-facts.ts';
 import { machineId } from '../machine/machine-id.ts';
@@ -240,17 +241,8 @@ export async function checkpointJob(
       (await readStats(target, 'dump')
         .then((s) => s.dump)
         .catch(() => undefined));
-    // The tree runs again, or criu has ended it: now the content can be read.
-    progress(`hashing the images of checkpoint ${number}…`);
-    const images = await hashImages(target, record.images ?? []).catch((err: unknown) => {
-      progress(
-        `the images could not be hashed (${(err as Error).message}): checkpoint ${number} restores here while they are unchanged, and can't be verified elsewhere`,
-      );
-      return record!.images;
-    });
     record = {
       ...record,
-      images,
       dumpMs: dumped.ms,
       ...frozen(stats),
       preDump: dumped.preDump,
@@ -260,9 +252,14 @@ export async function checkpointJob(
       restrictToOwner(target); // criu wrote its stats after the images
       writeJsonAtomic(join(target, 'checkpoint.json'), record);
     } catch {
-      // The first metadata is complete; only the stats and content hashes are
-      // missing then (the images restore while their identities are unchanged).
+      // The first metadata is complete; only the stats are missing then.
     }
+    // The content hashes come from a detached low-priority sealer (seal.ts):
+    // a restore here needs only the identities just recorded.
+    if (startSealer(target, record) !== undefined)
+      progress(
+        `sealing checkpoint ${number} in the background (content hashes for export and --verify)…`,
+      );
     faultPoint('checkpoint:finalizing');
     if (!leaveRunning) store.save({ ...store.load(fresh.id), phase: 'checkpointed' });
     return { id: fresh.id, record, stats };

@@ -37,7 +37,7 @@ export interface ImageEntry {
 export type Verification = 'identity' | 'content';
 
 /** Files in a checkpoint directory that are ours, not criu's images. */
-const NOT_IMAGES = /^(checkpoint\.json|stats-dump|.*\.log|.*\.tmp-\d+)$/;
+const NOT_IMAGES = /^(checkpoint\.json|seal\.pid|stats-dump|.*\.log|.*\.tmp-\d+)$/;
 
 function linkDigest(target: string): string {
   return createHash('sha256').update(`-> ${target}`).digest('hex');
@@ -74,18 +74,21 @@ function sameIdentity(a: ImageIdentity | undefined, b: ImageIdentity | undefined
  * A symlink (criu's "parent" link) also gets its digest, from its target.
  */
 export function imageIdentities(dir: string, prefix = ''): ImageEntry[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => !NOT_IMAGES.test(entry.name))
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((entry): ImageEntry[] => {
-      const path = join(dir, entry.name);
-      const name = prefix + entry.name;
-      if (entry.isDirectory()) return imageIdentities(path, `${name}/`);
-      const { size, identity } = identityOf(path);
-      if (entry.isSymbolicLink())
-        return [{ name, size: 0, sha256: linkDigest(readlinkSync(path)), identity }];
-      return [{ name, size, identity }];
-    });
+  return (
+    readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => !NOT_IMAGES.test(entry.name))
+      // Code-unit order: localeCompare's first call loads ICU's collator (45 ms measured here under load).
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .flatMap((entry): ImageEntry[] => {
+        const path = join(dir, entry.name);
+        const name = prefix + entry.name;
+        if (entry.isDirectory()) return imageIdentities(path, `${name}/`);
+        const { size, identity } = identityOf(path);
+        if (entry.isSymbolicLink())
+          return [{ name, size: 0, sha256: linkDigest(readlinkSync(path)), identity }];
+        return [{ name, size, identity }];
+      })
+  );
 }
 
 /**
@@ -223,12 +226,15 @@ export async function verifyImages(
   } catch (err) {
     throw unreadable(dir, err);
   }
-  // An image whose identity moved while it was read has no digest here: it is refused as changed.
-  const problems = compare(expected, actual, (want, got) =>
-    got.sha256 === undefined
-      ? `${want.name}: changed while it was being checked`
-      : contentProblem(want, got),
-  );
+  // An image whose identity moved while it was read has no digest here: it
+  // is refused as changed. One not sealed yet (no recorded hash) passes only
+  // with its recorded identity: then it is the file criu wrote, and what was
+  // just read is its content.
+  const problems = compare(expected, actual, (want, got) => {
+    if (got.sha256 === undefined) return `${want.name}: changed while it was being checked`;
+    if (want.sha256 === undefined && sameIdentity(want.identity, got.identity)) return undefined;
+    return contentProblem(want, got);
+  });
   if (problems.length > 0) throw refuse(dir, problems);
   return 'content';
 }

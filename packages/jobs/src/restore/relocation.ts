@@ -10,6 +10,10 @@ import { basename, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileInheritKey, openInheritedFile } from '@cryopipe/criu-client';
 import { JobError } from '../errors.ts';
+import { isWithin } from '../store/paths.ts';
+
+export { isWithin };
+
 import type { FileRecord } from '../integrity/file-state.ts';
 import { mkdirPrivate } from '../store/home.ts';
 
@@ -38,12 +42,6 @@ export interface RelocationInput {
   toJobDir: string;
   /** For a copy: where files outside the job directory go (same base name). */
   outputDir?: string;
-}
-
-/** True when `path` is `dir` or inside it. */
-export function isWithin(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'));
 }
 
 /** Where `path` of the images lives for a job directory at `toJobDir` (job files follow the job). */

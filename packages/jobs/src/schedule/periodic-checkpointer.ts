@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statfsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkpointJob } from '../checkpoint/checkpoint-job.ts';
@@ -12,45 +12,15 @@ import { mkdirPrivate } from '../store/home.ts';
 import { type JobSchedule, type JobStore, writeJsonAtomic } from '../store/job-store.ts';
 import { liveRoot } from '../store/liveness.ts';
 import { acquireLock } from '../store/lock.ts';
+import { CHECKPOINTER_ARG, type CheckpointerState, checkpointerDir } from './checkpointer-state.ts';
 import { DEFAULT_KEEP, formatInterval } from './schedule-duration.ts';
 
-/** What the background checkpointer of a job last did, for `ps` and for people reading the job dir. */
-export interface CheckpointerState {
-  /** Pid of the periodic checkpointer process. */
-  pid: number;
-  /** When it started, ISO 8601. */
-  startedAt: string;
-  /** Why checkpoints are full dumps rather than pre-dump + dump. */
-  preDump: string;
-  /** The last checkpoint it took; undefined before the first. */
-  lastCheckpoint?: {
-    /** The checkpoint's number. */
-    number: number;
-    /** When it was taken, ISO 8601. */
-    at: string;
-    /** How long the job was frozen, in milliseconds; undefined when unknown. */
-    frozenMs?: number;
-    /** How long the dump took, in milliseconds. */
-    dumpMs: number;
-  };
-  /** The last failure; undefined when none happened. */
-  lastError?: {
-    /** When it failed, ISO 8601. */
-    at: string;
-    /** The error's message. */
-    message: string;
-  };
-  /** Checkpoint numbers it removed to keep the newest `keep`; undefined when none. */
-  removed?: number[];
-}
-
-/** `jobs/ID/periodic/`: its own directory, so its lock never shares a name with the job lock. */
-export function checkpointerDir(store: JobStore, id: string): string {
-  return join(store.jobDir(id), 'periodic');
-}
-
-/** The checkpointer process's first argument: how its pid is told from a reused one. */
-export const CHECKPOINTER_ARG = '--cryopipe-checkpointer';
+export {
+  CHECKPOINTER_ARG,
+  type CheckpointerState,
+  checkpointerDir,
+  runningCheckpointer,
+} from './checkpointer-state.ts';
 
 /** How long the checkpointer waits for a `cryopipe checkpoint` or restore holding the job. */
 const LOCK_WAIT_MS = 30_000;
@@ -91,24 +61,6 @@ export function startPeriodicCheckpointer(store: JobStore, id: string): number {
     return child.pid ?? 0;
   } finally {
     closeSync(log);
-  }
-}
-
-/** The pid of the job's running checkpointer, if one runs. */
-export function runningCheckpointer(store: JobStore, id: string): number | undefined {
-  let state: CheckpointerState;
-  try {
-    state = JSON.parse(readFileSync(join(checkpointerDir(store, id), 'state.json'), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  try {
-    // The pid may have been reused: it must still be this job's checkpointer.
-    const argv = readFileSync(`/proc/${state.pid}/cmdline`, 'utf8').split('\0');
-    const at = argv.indexOf(CHECKPOINTER_ARG);
-    return at >= 0 && argv[at + 2] === id ? state.pid : undefined;
-  } catch {
-    return undefined;
   }
 }
 

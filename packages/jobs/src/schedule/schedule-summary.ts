@@ -1,5 +1,5 @@
 import type { JobRecord, JobStore } from '../store/job-store.ts';
-import { runningCheckpointer } from './periodic-checkpointer.ts';
+import { runningCheckpointer } from './checkpointer-state.ts';
 import { DEFAULT_KEEP, formatInterval } from './schedule-duration.ts';
 
 /** A job's checkpoint schedule, summarised for display. */

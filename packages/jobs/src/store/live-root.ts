@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { isLauncherFor } from '@cryopipe/spawn';
+import { basename } from 'node:path';
+import { isLauncherFor, LAUNCHER_ENV } from '@cryopipe/spawn';
 
 /**
  * Finding a job's running tree from the live system rather than from
@@ -62,9 +63,7 @@ function childrenOf(pid: number): number[] {
  * recorded pid first.
  */
 export function scanForRoot(runDir: string): number | undefined {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
+  for (const pid of scan?.() ?? allPids()) {
     if (!servesRunDir(pid, runDir)) continue;
     const ns = nsPids(pid);
     if (ns.length > 1 && ns.at(-1) === 1) return pid;
@@ -72,6 +71,49 @@ export function scanForRoot(runDir: string): number | undefined {
     if (!childrenOf(pid).some((child) => servesRunDir(child, runDir))) return pid;
   }
   return undefined;
+}
+
+function allPids(): number[] {
+  return readdirSync('/proc').flatMap((name) => (/^\d+$/.test(name) ? [Number(name)] : []));
+}
+
+const LAUNCHER_NAME = 'cryopipe-launch';
+
+/**
+ * Pids that may be launchers: those whose executable is named like the
+ * launcher, or every process when LAUNCHER_ENV points at another binary. A
+ * superset of what servesRunDir() (@cryopipe/spawn's one rule) accepts, so
+ * filtering by it first never loses a root.
+ */
+function launcherCandidates(): number[] {
+  if (process.env[LAUNCHER_ENV] !== undefined) return allPids();
+  return allPids().filter((pid) => {
+    const exe = link(`/proc/${pid}/exe`)?.replace(/ \(deleted\)$/, '');
+    return exe !== undefined && basename(exe) === LAUNCHER_NAME;
+  });
+}
+
+let scan: (() => number[]) | undefined;
+
+/**
+ * Runs `fn` with one listing of the launchers in /proc shared by every
+ * scanForRoot() it makes: `ps` over N jobs that don't run scans /proc once,
+ * not N times (O(processes) each). The listing is taken at the first scan;
+ * a launcher started after it is missed, as it would be by a `ps` that ran a
+ * moment earlier.
+ */
+export async function withProcScan<T>(fn: () => Promise<T>): Promise<T> {
+  if (scan !== undefined) return fn();
+  let listed: number[] | undefined;
+  scan = () => {
+    listed ??= launcherCandidates();
+    return listed;
+  };
+  try {
+    return await fn();
+  } finally {
+    scan = undefined;
+  }
 }
 
 /** Is the descriptor open for writing (O_WRONLY or O_RDWR, or a directory: the launcher's run dir)? */
