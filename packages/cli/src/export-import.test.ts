@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { criu, describeWith, root } from '@cryopipe/testkit';
+import { criu, describeWith, killJobRoot, root } from '@cryopipe/testkit';
 import { pack } from 'tar-stream';
 import { expect, it } from 'vitest';
 import { expectedCount, slowCounter, until, useCli } from '../test/cli-harness.ts';
@@ -116,9 +116,7 @@ describeWith([root, criu], 'cryopipe export and import', () => {
       const waited = cliWith(other, 'wait', id);
       expect(waited.status, waited.stderr).toBe(0);
     } finally {
-      try {
-        process.kill(restored.json().rootPid, 'SIGKILL');
-      } catch {}
+      killJobRoot(restored.json().rootPid, restored.json().id);
     }
     expect(readFileSync(out, 'utf8')).toBe(expectedCount(n));
     expect(cliWith(other, 'logs', id, '--stage', '1').stdout).toMatch(/^bye$/m);

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { criu, describeWith, root } from '@cryopipe/testkit';
+import { criu, describeWith, killJobRoot, root } from '@cryopipe/testkit';
 import { extract, type Header, pack } from 'tar-stream';
 import { afterAll, expect, it } from 'vitest';
 import { expectedCount, slowCounter, until, useCli } from '../test/cli-harness.ts';
@@ -81,14 +81,10 @@ describeWith([root, criu], 'untrusted archives', () => {
   const n = 400;
   const homeAt = (name: string) => ({ CRYOPIPE_HOME: join(dir, name, 'home') });
   const jobsIn = (env: { CRYOPIPE_HOME: string }) => tree(join(env.CRYOPIPE_HOME, 'jobs'));
-  const restoredPids: number[] = [];
+  const restored: { id: string; rootPid: number }[] = [];
   let id = '';
   afterAll(() => {
-    for (const pid of restoredPids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
+    for (const job of restored) killJobRoot(job.rootPid, job.id);
   });
 
   it('20 a signed export imports and restores byte-identical on a second home; unsigned and unknown-key archives are refused unless --trust-unsigned, which warns', async () => {
@@ -161,9 +157,9 @@ describeWith([root, criu], 'untrusted archives', () => {
       outputs: [{ from: output, to: moved }],
     });
     expect(readFileSync(output)).toEqual(before); // the original output untouched
-    const restored = cliWith(b, 'restore', 'enc', '--json');
-    expect(restored.status, restored.stderr).toBe(0);
-    restoredPids.push(restored.json().rootPid);
+    const restore = cliWith(b, 'restore', 'enc', '--json');
+    expect(restore.status, restore.stderr).toBe(0);
+    restored.push(restore.json());
     const waited = cliWith(b, 'wait', 'enc');
     expect(waited.status, waited.stderr).toBe(0);
     expect(readFileSync(moved, 'utf8')).toBe(expectedCount(n));
@@ -203,7 +199,7 @@ describeWith([root, criu], 'untrusted archives', () => {
     const size = statSync(out1).size;
     const r1 = cliWith(m1, 'restore', id, '--json');
     expect(r1.status, r1.stderr).toBe(0);
-    restoredPids.push(r1.json().rootPid);
+    restored.push(r1.json());
     await until(() => statSync(out1).size > size + 200, 'more output on the first move');
     expect(cliWith(m1, 'checkpoint', id).status).toBe(0);
     const again = join(dir, 'again.tar.zst');
@@ -215,7 +211,7 @@ describeWith([root, criu], 'untrusted archives', () => {
     expect(cliWith(m2, 'import', again).status).toBe(0);
     const r2 = cliWith(m2, 'restore', id, '--json');
     expect(r2.status, r2.stderr).toBe(0);
-    restoredPids.push(r2.json().rootPid);
+    restored.push(r2.json());
     expect(cliWith(m2, 'wait', id).status).toBe(0);
     expect(readFileSync(join(m2.CRYOPIPE_HOME, 'jobs', id, 'outputs', 'count.txt'), 'utf8')).toBe(
       expectedCount(n),

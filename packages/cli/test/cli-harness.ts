@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { killJobRoot } from '@cryopipe/testkit';
 import { afterAll } from 'vitest';
 
 export const cliPath = resolve(import.meta.dirname, '../dist/cli.js');
@@ -23,17 +24,11 @@ export function useCli() {
   const dir = mkdtempSync(join(tmpdir(), 'cryopipe-cli-'));
   const home = join(dir, 'home');
   afterAll(() => {
-    // Leave nothing running: kill every job this file started, by its recorded pid.
+    // Leave nothing running: kill every job this file started that still runs.
     const r = cli('ps', '--json');
-    if (r.status === 0) {
-      for (const job of r.json() as { rootPid?: number }[]) {
-        if (job.rootPid) {
-          try {
-            process.kill(job.rootPid, 'SIGKILL');
-          } catch {}
-        }
-      }
-    }
+    if (r.status === 0)
+      for (const job of r.json() as { id: string; rootPid?: number }[])
+        killJobRoot(job.rootPid, job.id);
     rmSync(dir, { recursive: true, force: true });
   });
   /** `cryopipe ARGS…` with extra environment, e.g. another CRYOPIPE_HOME. */

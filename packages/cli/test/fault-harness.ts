@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForSealer } from '@cryopipe/jobs';
-import { childrenOf } from '@cryopipe/testkit';
+import { childrenOf, killJobRoot } from '@cryopipe/testkit';
 import { afterAll, expect } from 'vitest';
 import { type CliRun, cliPath, slowCounter, until } from './cli-harness.ts';
 
@@ -63,10 +63,8 @@ export function useFaultCli() {
     for (const h of [home, ...mounts]) {
       const r = run(['ps', '--json'], { home: h });
       if (r.status !== 0) continue;
-      // Only a root that is this job's launcher: a reused pid may be another test's job.
       for (const job of r.json() as { id: string; rootPid?: number }[])
-        if (job.rootPid && cmdlineOf(job.rootPid).includes(`/jobs/${job.id}/run`))
-          killQuietly(job.rootPid);
+        killJobRoot(job.rootPid, job.id);
     }
     for (const pid of extraPids) killQuietly(pid);
     for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);

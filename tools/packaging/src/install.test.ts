@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { criu, describeWith, root } from '@cryopipe/testkit';
+import { criu, describeWith, killJobRoot, root } from '@cryopipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ELF_MACHINE, elfMachineOf, repo } from './cross.ts';
 
@@ -104,11 +104,8 @@ describeWith([root, criu], 'packed tarballs installed as an npm user would', () 
     // Kill anything a failed test left running, by the pids the store recorded.
     const ps = run('npx', ['--no-install', 'cryopipe', 'ps', '--json']);
     if (ps.status === 0) {
-      for (const job of JSON.parse(ps.out) as { rootPid?: number }[]) {
-        try {
-          if (job.rootPid) process.kill(job.rootPid, 'SIGKILL');
-        } catch {}
-      }
+      for (const job of JSON.parse(ps.out) as { id: string; rootPid?: number }[])
+        killJobRoot(job.rootPid, job.id);
     }
     rmSync(dir, { recursive: true, force: true });
   });

@@ -17,3 +17,31 @@ export function childrenOf(pid: number): number[] {
   }
   return out;
 }
+
+/**
+ * SIGKILLs (or `signal`s) `pid` only while it is still the launcher of job
+ * `jobId` (its command line names the job's run directory). A finished job's
+ * recorded pid can belong to anyone by the time a test cleans up: pids wrap
+ * within minutes on a busy machine, and a blind kill there took down other
+ * tests' jobs mid-checkpoint. Returns whether it signalled.
+ */
+export function killJobRoot(
+  pid: number | undefined,
+  jobId: string,
+  signal: NodeJS.Signals = 'SIGKILL',
+): boolean {
+  if (!pid) return false;
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return false;
+  }
+  if (!cmdline.includes(`/jobs/${jobId}/run`)) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
