@@ -66,6 +66,9 @@ export {
 export { assertImagesPrivate } from './integrity/image-safety.ts';
 // The machine: root, criu.
 export { requireRoot } from './machine/criu.ts';
+// Moving a running job to another machine.
+export { type MigrateOptions, type MigrateOutcome, migrateJob } from './migrate/migrate-job.ts';
+export { type ReceiveOptions, type ReceiveOutcome, receiveJob } from './migrate/receive-job.ts';
 export { toSpawnSpec } from './pipeline/pipeline-spec.ts';
 // Pipelines.
 export {

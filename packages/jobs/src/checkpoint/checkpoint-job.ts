@@ -59,6 +59,18 @@ export interface CheckpointOptions {
   onProgress?: Progress;
   /** Receives the bytes of images written so far while criu writes them. */
   onBytes?: ProgressMeter;
+  /**
+   * Leave the tree stopped (SIGSTOP) after the dump instead of killing it:
+   * the caller then kills it or resumes it (`resumeStoppedTree`). Used by
+   * `migrateJob`, which resumes the job when the move fails.
+   */
+  leaveStopped?: boolean;
+  /**
+   * Send the memory pages to this criu page server instead of the images
+   * directory: the checkpoint then holds only the small images, and can't
+   * be restored here. Used by `migrateJob`.
+   */
+  pageServer?: { address: string; port: number };
 }
 
 /** What `checkpointJob()` made. */
@@ -193,7 +205,9 @@ export async function checkpointJob(
         shellJob: adopted,
         imagesDir: staging ?? dir,
         leaveRunning,
-        preDump: options.preDump ?? 'auto',
+        leaveStopped: Boolean(options.leaveStopped),
+        ...(options.pageServer ? { pageServer: options.pageServer } : {}),
+        preDump: options.pageServer ? 'never' : (options.preDump ?? 'auto'),
         home: store.home,
         fileLocks,
         runDir: store.runDir(fresh.id),
@@ -318,6 +332,8 @@ async function dump(
     shellJob: boolean;
     imagesDir: string;
     leaveRunning: boolean;
+    leaveStopped: boolean;
+    pageServer?: { address: string; port: number };
     preDump: PreDumpMode;
     /** The cryopipe home, where criu's feature answer is cached. */
     home: string;
@@ -381,6 +397,8 @@ async function dump(
           imagesDir,
           logFile: 'dump.log',
           leaveRunning,
+          ...(opts.leaveStopped ? { leaveStopped: true } : {}),
+          ...(opts.pageServer ? { pageServer: opts.pageServer } : {}),
           shellJob,
           ...(opts.fileLocks ? { fileLocks: true } : {}),
           ...(preDump.used ? { parentImg: PRE_DUMP_DIR, trackMem: true } : {}),
