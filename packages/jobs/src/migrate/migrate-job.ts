@@ -170,7 +170,7 @@ export async function migrateJob(
     const stderr = channel.stderr();
     throw new JobError(
       `migrating job ${job.id} to ${dest} failed: ${why.message}${stderr ? `\nssh: ${stderr}` : ''}\n` +
-        `The job still runs here${resumed.length ? ` (resumed pids ${resumed.join(', ')})` : ''}; nothing was left on ${dest}.`,
+        `${liveRoot(store, store.load(job.id)) !== undefined ? `The job still runs here${resumed.length ? ` (resumed pids ${resumed.join(', ')})` : ''}` : 'The job is no longer running here (it ended or was killed)'}; nothing was left on ${dest}.`,
       why.code,
       why.hint,
       { cause: err },
