@@ -271,14 +271,22 @@ function openChannel(
   const child: ChildProcess = spawn(
     options.ssh ?? 'ssh',
     [
+      // ssh keeps the first value it gets for an option: the caller's come first.
+      ...(options.sshArgs ?? []),
       '-T',
       '-o',
       'BatchMode=yes',
+      // AES-GCM first: with AES-NI it encrypts pages several times faster than
+      // ssh's default ChaCha20 (the server picks the first one it also has).
+      '-o',
+      'Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com',
+      // No compression: pages cross a LAN, and compressing them costs more than it saves.
+      '-o',
+      'Compression=no',
       '-o',
       'ExitOnForwardFailure=yes',
       '-L',
       `127.0.0.1:${localPort}:127.0.0.1:${remotePort}`,
-      ...(options.sshArgs ?? []),
       '--',
       dest,
       remote,

@@ -126,7 +126,9 @@ export async function receiveJob(
     renameSync(join(staging, 'job'), moved);
     const outcome = await restoreJob(store, record.id, { onProgress: progress });
     restored = { id: outcome.id, rootPid: outcome.rootPid };
-    progress(`job ${outcome.id} restored here (pid ${outcome.rootPid})`);
+    progress(
+      `job ${outcome.id} restored here (pid ${outcome.rootPid}, criu ${Math.round(outcome.ms)} ms${outcome.stats ? `, restore time ${Math.round(outcome.stats.restoreTimeUs / 1000)} ms` : ''})`,
+    );
     await writer.send({
       type: 'restored',
       id: outcome.id,
@@ -325,7 +327,8 @@ async function collectPages(
   checkpoint: number,
 ): Promise<number> {
   const deadline = Date.now() + 30_000;
-  while (processExists(server.pid)) {
+  // Daemonized, it is PID 1's child once it exits: a zombie until PID 1 gets to it.
+  while (runs(server.pid)) {
     if (Date.now() > deadline) {
       await server.stop();
       throw new JobError('the page server did not finish after the dump ended', 'FAILED');
@@ -410,5 +413,15 @@ async function hashReceivedImages(cpDir: string): Promise<void> {
     writeJsonAtomic(join(cpDir, 'checkpoint.json'), { ...meta, images });
   } catch {
     // The checkpoint stays as it was: restorable here while its images are unchanged.
+  }
+}
+
+/** Whether `pid` runs (exists and is not a zombie). */
+function runs(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
