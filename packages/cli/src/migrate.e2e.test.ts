@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   binary,
+  childrenOf,
   criu,
   describeWith,
   type Host,
@@ -11,7 +12,7 @@ import {
   type TwoHosts,
   twoHosts,
 } from '@cryopipe/testkit';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, until } from '../test/cli-harness.ts';
 
 // `cryopipe migrate` between two "hosts" (network namespaces joined by a
@@ -91,6 +92,37 @@ function migrateArgs(to: Host, job: string, outputDir: string, extra: string[] =
     ...extra,
   ];
 }
+
+/** Whether a `cryopipe receive` of this test still runs (on either host). */
+function receiverRuns(): boolean {
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${cliPath}\0receive`)) return true;
+    } catch {}
+  }
+  return false;
+}
+
+/**
+ * A criu that says it is 4.1.1: it answers swrk's VERSION request on the
+ * SEQPACKET socket it inherits, and fails every other request.
+ */
+const FAKE_CRIU = `#!/usr/bin/python3
+import socket, sys
+if sys.argv[1:2] == ['--version']:
+    print('Version: 4.1.1'); sys.exit(0)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=int(sys.argv[2]))
+while True:
+    req = s.recv(1 << 16)
+    if not req: break
+    kind = req[1] if req[:1] == b'\\x08' else 0
+    if kind == 10:
+        version = bytes([0x08, 4, 0x10, 1, 0x20, 1])
+        s.send(bytes([0x08, 10, 0x10, 1, 0x52, len(version)]) + version)
+    else:
+        msg = b'fake criu'
+        s.send(bytes([0x08, kind, 0x10, 0, 0x4a, len(msg)]) + msg)
+`;
 
 function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -203,5 +235,134 @@ describeWith(needs, 'cryopipe migrate between two hosts', () => {
     const waited = on(hosts.a, 'wait', 'enc');
     expect(waited.status, waited.stderr).toBe(0);
     expect(sha256(join(hosts.dir, 'out-a2', 'enc.ivf'))).toBe(await reference);
+  });
+
+  describe('a move that fails leaves the job running here and nothing there', () => {
+    const out = () => join(hosts.dir, 'counter.txt');
+    beforeAll(() => {
+      // A job with 128 MiB of memory (so its pages take a moment to stream) that writes a line every 50 ms.
+      const program = [
+        'import time',
+        'b = bytearray(128 << 20)',
+        'for i in range(0, len(b), 4096): b[i] = 1',
+        'i = 0',
+        'while True:',
+        '    print(i, flush=True); i += 1; time.sleep(0.05)',
+      ].join('\n');
+      const r = on(hosts.a, 'run', '--name', 'counter', '--', 'python3', '-c', program, '>', out());
+      expect(r.status, r.stderr).toBe(0);
+    });
+
+    /** Still running on A, still writing; nothing of it on B (the receiver may take a moment to clean up). */
+    async function expectStayed(): Promise<void> {
+      expect(jobsOn(hosts.a).find((j) => j.name === 'counter')).toMatchObject({ state: 'running' });
+      const before = sizeOf(out());
+      await until(() => sizeOf(out()) > before, 'the job to write on', 10_000);
+      await until(
+        () => {
+          let left: string[] = [];
+          try {
+            left = readdirSync(join(hosts.b.home, 'jobs'));
+          } catch {}
+          return left.filter((n) => n.startsWith('.migrate-')).length === 0 && !receiverRuns();
+        },
+        'the destination to clean up',
+        40_000,
+      );
+      expectNothingOn(hosts.b);
+    }
+
+    /** Starts `migrate counter` to B; resolves with its result; `onLine` sees its stderr lines. */
+    function migrating(extra: string[], onLine: (line: string) => void = () => {}): Promise<Run> {
+      const args = [
+        ...hosts.a.enter,
+        process.execPath,
+        cliPath,
+        ...migrateArgs(hosts.b, 'counter', join(hosts.dir, 'never'), extra),
+      ];
+      const child = spawn(args[0]!, args.slice(1), {
+        env: { ...process.env, ...hosts.a.env, NO_COLOR: '1' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c) => {
+        stdout += c;
+      });
+      child.stderr.on('data', (c) => {
+        stderr += c;
+        for (const line of String(c).split('\n')) if (line) onLine(line);
+      });
+      return new Promise((resolve) =>
+        child.once('close', (status) =>
+          resolve({ status, stdout, stderr, json: () => JSON.parse(stdout) }),
+        ),
+      );
+    }
+
+    it('refuses a destination whose criu is another version', async () => {
+      // A stand-in criu that answers VERSION (over swrk's SEQPACKET socket) with 4.1.1.
+      const fake = join(hosts.dir, 'criu-4.1.1');
+      writeFileSync(fake, FAKE_CRIU);
+      chmodSync(fake, 0o755);
+      const r = on(
+        hosts.a,
+        ...migrateArgs(hosts.b, 'counter', join(hosts.dir, 'never')).map((a) =>
+          a === remote ? `CRIU_BIN=${fake} ${remote}` : a,
+        ),
+      );
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/the destination has criu 4\.1\.1, the source criu 4\.2/);
+      await expectStayed();
+    });
+
+    it('refuses a destination without the space for the job', async () => {
+      const small = join(hosts.dir, 'small');
+      mkdirSync(small);
+      spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=700', 'tmpfs', small]);
+      try {
+        const r = on(
+          hosts.a,
+          ...migrateArgs(hosts.b, 'counter', join(hosts.dir, 'never')).map((a) =>
+            a === remote ? `CRYOPIPE_HOME=${small} ${remote}` : a,
+          ),
+        );
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toMatch(/the destination has \d+ bytes free .*needs about/);
+        expect(
+          readdirSync(join(small, 'jobs')).filter((n) => n !== 'names' && n !== '.names'),
+        ).toEqual([]);
+      } finally {
+        spawnSync('umount', [small]);
+      }
+      await expectStayed();
+    });
+
+    it("survives the destination's sshd session being killed mid-transfer", async () => {
+      let killed = false;
+      const r = await migrating([], (line) => {
+        if (killed || !line.includes('streaming its memory')) return;
+        killed = true;
+        // The per-connection sshd processes under B's listener: the receiver's connection.
+        for (const pid of childrenOf(hosts.b.sshdPid)) process.kill(pid, 'SIGKILL');
+      });
+      expect(killed).toBe(true);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('The job still runs here');
+      await expectStayed();
+    });
+
+    it('survives the link being cut mid-transfer', async () => {
+      let cut = false;
+      const r = await migrating([], (line) => {
+        if (cut || !line.includes('streaming its memory')) return;
+        cut = true;
+        hosts.link(false);
+      });
+      hosts.link(true);
+      expect(cut).toBe(true);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('The job still runs here');
+      await expectStayed();
+    });
   });
 });

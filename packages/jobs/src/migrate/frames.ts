@@ -23,6 +23,8 @@ export class FrameWriter {
   bytes = 0;
   constructor(out: Writable) {
     this.#out = out;
+    // A broken pipe (the peer died) fails the next send instead of crashing the process.
+    out.on('error', () => {});
   }
   send(message: object): Promise<void> {
     return this.#frame(JSON_FRAME, Buffer.from(JSON.stringify(message)));
@@ -59,7 +61,15 @@ export class FrameReader {
   #buffered = 0;
   #ended: Error | undefined;
   #wake: (() => void) | undefined;
-  constructor(input: Readable, what: string) {
+  readonly #what: string;
+  readonly #idleMs: number;
+  /**
+   * `idleMs`: fail when nothing (not even a heartbeat) arrived for this
+   * long: a cut link can keep a TCP connection open for hours.
+   */
+  constructor(input: Readable, what: string, idleMs = IDLE_MS) {
+    this.#what = what;
+    this.#idleMs = idleMs;
     input.on('data', (c: Buffer) => {
       this.#chunks.push(c);
       this.#buffered += c.length;
@@ -77,16 +87,26 @@ export class FrameReader {
     input.once('error', end);
   }
 
-  /** The next frame. */
+  /** The next frame (heartbeats are taken and dropped here). */
   async next(): Promise<Frame> {
     for (;;) {
       const frame = this.#take();
+      if (frame && isHeartbeat(frame)) continue;
       if (frame) return frame;
       if (this.#ended) throw this.#ended;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
+      let timer: NodeJS.Timeout | undefined;
+      const idle = await new Promise<boolean>((resolve) => {
+        this.#wake = () => resolve(false);
+        timer = setTimeout(() => resolve(true), this.#idleMs);
       });
+      clearTimeout(timer);
       this.#wake = undefined;
+      if (idle && this.#buffered === 0)
+        throw new JobError(
+          `nothing heard from ${this.#what} for ${this.#idleMs / 1000} s: the connection is dead`,
+          'FAILED',
+          'check the network between the machines, then try again',
+        );
     }
   }
 
@@ -124,6 +144,21 @@ export class FrameReader {
       throw protocolError('a message that is not JSON');
     }
   }
+}
+
+/** Both sides send one every HEARTBEAT_MS while the move runs; silence for IDLE_MS is a dead connection. */
+export const HEARTBEAT_MS = 1000;
+export const IDLE_MS = 15_000;
+
+function isHeartbeat(frame: Frame): boolean {
+  return frame.kind === 'json' && (frame.message as { type?: unknown })?.type === 'alive';
+}
+
+/** Sends a heartbeat every HEARTBEAT_MS until the returned function is called. */
+export function heartbeat(writer: FrameWriter): () => void {
+  const timer = setInterval(() => writer.send({ type: 'alive' }).catch(() => {}), HEARTBEAT_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 export function protocolError(what: string): JobError {

@@ -23,7 +23,7 @@ import { noProgress, type Progress } from '../progress.ts';
 import { isWithin } from '../restore/relocation.ts';
 import { type JobRef, type JobStore, RESTORE_LOGS_DIR } from '../store/job-store.ts';
 import { liveRoot } from '../store/liveness.ts';
-import { FrameReader, FrameWriter, MAX_FRAME } from './frames.ts';
+import { FrameReader, FrameWriter, heartbeat, MAX_FRAME } from './frames.ts';
 import { type HelloMessage, MIGRATE_PROTOCOL, type RestoredMessage } from './protocol.ts';
 import { remoteError } from './receive-job.ts';
 
@@ -115,6 +115,7 @@ export async function migrateJob(
   const channel = openChannel(dest, localPort, hello.pagePort, options, progress);
   let checkpoint: CheckpointMeta | undefined;
   let acked = false;
+  const stopHeartbeat = heartbeat(channel.writer);
   try {
     await channel.writer.send(hello);
     const ready = await channel.reader.message();
@@ -146,6 +147,7 @@ export async function migrateJob(
     acked = true;
     const done = performance.now();
     await finishHere(store, job.id, rootPid, cp.record.number, dest, restored.id);
+    stopHeartbeat();
     await channel.writer.send({ type: 'done' }).catch(() => {});
     await channel.close();
     const transferMs = sent - dumped;
@@ -175,6 +177,8 @@ export async function migrateJob(
       why.hint,
       { cause: err },
     );
+  } finally {
+    stopHeartbeat();
   }
 }
 
@@ -285,6 +289,11 @@ function openChannel(
       'Compression=no',
       '-o',
       'ExitOnForwardFailure=yes',
+      // A dead link is noticed in seconds, not when TCP gives up.
+      '-o',
+      'ServerAliveInterval=5',
+      '-o',
+      'ServerAliveCountMax=3',
       '-L',
       `127.0.0.1:${localPort}:127.0.0.1:${remotePort}`,
       '--',

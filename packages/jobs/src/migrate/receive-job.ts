@@ -32,11 +32,12 @@ import { restoreJob } from '../restore/restore-job.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import { type JobRecord, type JobStore, writeJsonAtomic } from '../store/job-store.ts';
 import { processExists } from '../store/process-exists.ts';
-import { FrameReader, FrameWriter, protocolError } from './frames.ts';
+import { FrameReader, FrameWriter, heartbeat, protocolError } from './frames.ts';
 import {
   type FileMessage,
   type HelloMessage,
   MIGRATE_PROTOCOL,
+  type RestoredMessage,
   type RestoreMessage,
 } from './protocol.ts';
 
@@ -79,6 +80,7 @@ export async function receiveJob(
   const progress = options.onProgress ?? noProgress;
   const reader = new FrameReader(input, 'the source');
   const writer = new FrameWriter(output);
+  const stopHeartbeat = heartbeat(writer);
   mkdirPrivate(store.jobsDir);
   removeDeadStaging(store.jobsDir);
   const staging = mkdirPrivate(join(store.jobsDir, `.migrate-${process.pid}`));
@@ -129,7 +131,7 @@ export async function receiveJob(
     progress(
       `job ${outcome.id} restored here (pid ${outcome.rootPid}, criu ${Math.round(outcome.ms)} ms${outcome.stats ? `, restore time ${Math.round(outcome.stats.restoreTimeUs / 1000)} ms` : ''})`,
     );
-    await writer.send({
+    await sendRestored(store, outcome, made, writer, {
       type: 'restored',
       id: outcome.id,
       rootPid: outcome.rootPid,
@@ -163,6 +165,7 @@ export async function receiveJob(
     }
     throw err;
   } finally {
+    stopHeartbeat();
     rmSync(staging, { recursive: true, force: true });
   }
 }
@@ -423,5 +426,31 @@ function runs(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/**
+ * Acknowledges the restore. When even that fails (the channel is gone), the
+ * source never hears of it and resumes its own copy: this one is killed and
+ * removed, so the job does not run twice.
+ */
+async function sendRestored(
+  store: JobStore,
+  outcome: { id: string; rootPid: number },
+  made: readonly string[],
+  writer: FrameWriter,
+  message: RestoredMessage,
+): Promise<void> {
+  try {
+    await writer.send(message);
+  } catch (err) {
+    try {
+      process.kill(-outcome.rootPid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    store.remove(outcome.id);
+    for (const path of made) rmSync(path, { force: true });
+    throw err;
   }
 }
