@@ -6,7 +6,8 @@ import { formatBytes, formatDuration } from '../output.ts';
 export const migrate: Command = {
   name: 'migrate',
   summary: 'move a running job to another machine over SSH, with about a second of downtime',
-  usage: 'JOB [USER@]HOST [--output-dir DIR] [--remote-cryopipe CMD] [-i KEY] [-o SSHOPT]…',
+  usage:
+    'JOB [USER@]HOST [--output-dir DIR] [--via-archive] [--remote-cryopipe CMD] [-i KEY] [-o SSHOPT]…',
   description: `Opens one SSH connection to HOST (OpenSSH, your keys and known_hosts) and
 runs 'cryopipe receive' there. The destination checks that it can take the
 job (same criu version, a CPU criu accepts, free space, the job's output paths
@@ -18,6 +19,11 @@ the destination restores the job into its job store and acknowledges. Only
 then is the job killed here and marked 'migrated' ('cryopipe ps' shows where
 it went). Any failure before the acknowledgement resumes the job here and
 removes everything the destination made.
+
+--via-archive moves the job the slower way, for machines where a page server
+can't run: a stopping checkpoint here, its 'export' stream over the same
+connection into 'import' and 'restore' there. If that fails, the job is
+restored here from the checkpoint.
 
 The destination needs root, the same criu version and cryopipe on its PATH
 (or give --remote-cryopipe). When both machines share a file system, give
@@ -32,6 +38,11 @@ The destination needs root, the same criu version and cryopipe on its PATH
       type: 'string',
       valueName: 'CMD',
       description: "the cryopipe command on the destination (default 'cryopipe')",
+    },
+    'via-archive': {
+      type: 'boolean',
+      description:
+        'move it as export → stream → import → restore over the same connection (no page server; longer downtime)',
     },
     identity: {
       type: 'string',
@@ -51,6 +62,7 @@ The destination needs root, the same criu version and cryopipe on its PATH
     'cryopipe migrate enc root@encoder2',
     'cryopipe migrate enc root@encoder2 --output-dir /srv/encodes',
     'cryopipe migrate enc root@10.0.0.7 -i ~/.ssh/migrate -o Port=2222 --json',
+    'cryopipe migrate enc root@encoder2 --via-archive',
   ],
   async run({ values, positionals, store, out }) {
     const [ref, dest, ...extra] = positionals;
@@ -74,6 +86,7 @@ The destination needs root, the same criu version and cryopipe on its PATH
     const result = await migrateJob(store, ref, dest, {
       sshArgs,
       ...(outputDir !== undefined ? { outputDir } : {}),
+      ...(values['via-archive'] ? { viaArchive: true } : {}),
       ...(values['remote-cryopipe'] ? { remoteCryopipe: values['remote-cryopipe'] as string } : {}),
       onProgress: (line) => out.progress(line),
     });
@@ -82,7 +95,9 @@ The destination needs root, the same criu version and cryopipe on its PATH
     out.line(
       `migrated ${result.id} to ${dest} (pid ${result.remotePid} there): down ${formatDuration(d.totalMs)} ` +
         `(frozen ${formatDuration(d.frozenMs)}, transfer ${formatDuration(d.transferMs)}, restore ${formatDuration(d.restoreMs)}); ` +
-        `moved ${formatBytes(result.bytes.pages)} of memory and ${formatBytes(result.bytes.files)} of images and outputs`,
+        (result.bytes.pages
+          ? `moved ${formatBytes(result.bytes.pages)} of memory and ${formatBytes(result.bytes.files)} of images and outputs`
+          : `moved an archive of ${formatBytes(result.bytes.files)}`),
     );
     for (const o of result.outputs)
       if (o.from !== o.to) out.line(`  ${o.from} is ${o.to} on ${dest}`);

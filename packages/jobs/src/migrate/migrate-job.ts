@@ -12,7 +12,9 @@ import {
 import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { Writable } from 'node:stream';
 import { Procfs } from '@cryopipe/procfs';
+import { exportJob } from '../archive/job-archive-write.ts';
 import { checkpointJob } from '../checkpoint/checkpoint-job.ts';
 import type { CheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
 import { resumeStoppedTree } from '../checkpoint/stopped-tree.ts';
@@ -21,6 +23,7 @@ import { JobError } from '../errors.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
 import { noProgress, type Progress } from '../progress.ts';
 import { isWithin } from '../restore/relocation.ts';
+import { restoreJob } from '../restore/restore-job.ts';
 import { type JobRef, type JobStore, RESTORE_LOGS_DIR } from '../store/job-store.ts';
 import { liveRoot } from '../store/liveness.ts';
 import { FrameReader, FrameWriter, heartbeat, MAX_FRAME } from './frames.ts';
@@ -39,6 +42,12 @@ export interface MigrateOptions {
   ssh?: string;
   /** Receives one line per step, the destination's included. */
   onProgress?: Progress;
+  /**
+   * Move the job as `export` → stream → `import` → `restore` over the same
+   * connection, without a page server (for machines where one can't run):
+   * a stopping checkpoint here, so a failure restores the job here from it.
+   */
+  viaArchive?: boolean;
 }
 
 /** What `migrateJob()` did. */
@@ -108,12 +117,16 @@ export async function migrateJob(
       now.files.filter((f) => !isWithin(f.path, jobDir)).reduce((s, f) => s + f.size, 0),
     outputs: now.files.filter((f) => !isWithin(f.path, jobDir)).map((f) => f.path),
     ...(options.outputDir !== undefined ? { outputDir: options.outputDir } : {}),
+    ...(options.viaArchive ? { viaArchive: true } : {}),
     pagePort: 20000 + Math.floor(Math.random() * 30000),
   };
   const localPort = await freeLocalPort();
   progress(`connecting to ${dest}…`);
   const channel = openChannel(dest, localPort, hello.pagePort, options, progress);
+  const viaArchive = Boolean(options.viaArchive);
   let checkpoint: CheckpointMeta | undefined;
+  /** --via-archive: the stopping checkpoint taken; a failure restores the job from it. */
+  let stoppedAt: number | undefined;
   let acked = false;
   const stopHeartbeat = heartbeat(channel.writer);
   try {
@@ -122,21 +135,33 @@ export async function migrateJob(
     if (ready.type === 'error') throw remoteError(ready);
     if (ready.type !== 'ready')
       throw new JobError(`the destination answered '${String(ready.type)}'`, 'FAILED');
-    progress(`${dest} can take job ${job.id}; freezing it and streaming its memory…`);
     const dumpStarted = performance.now();
-    const cp = await checkpointJob(store, job.id, {
-      leaveStopped: true,
-      pageServer: { address: '127.0.0.1', port: localPort },
-      onProgress: progress,
-    });
-    checkpoint = cp.record;
-    const dumped = performance.now();
-    const frozenMs = cp.record.frozenMs ?? dumped - dumpStarted;
-    progress(`memory sent (frozen ${Math.round(frozenMs)} ms); sending images and outputs…`);
-    const outputs = cp.record.files.filter((f) => !isWithin(f.path, jobDir));
-    await sendJobDir(channel.writer, jobDir, cp.record.number);
-    for (const o of outputs) await sendFile(channel.writer, 'output', o.path, o.path, o.size);
-    await channel.writer.send({ type: 'restore', checkpoint: cp.record.number, jobDir, outputs });
+    let frozenMs: number;
+    let dumped: number;
+    if (viaArchive) {
+      progress(`${dest} can take job ${job.id}; checkpointing it…`);
+      const cp = await checkpointJob(store, job.id, { onProgress: progress });
+      stoppedAt = cp.record.number;
+      dumped = performance.now();
+      frozenMs = cp.record.frozenMs ?? dumped - dumpStarted;
+      progress(`checkpoint ${cp.record.number} taken; streaming it as an archive…`);
+      await sendArchive(store, job.id, channel.writer, progress);
+    } else {
+      progress(`${dest} can take job ${job.id}; freezing it and streaming its memory…`);
+      const cp = await checkpointJob(store, job.id, {
+        leaveStopped: true,
+        pageServer: { address: '127.0.0.1', port: localPort },
+        onProgress: progress,
+      });
+      checkpoint = cp.record;
+      dumped = performance.now();
+      frozenMs = cp.record.frozenMs ?? dumped - dumpStarted;
+      progress(`memory sent (frozen ${Math.round(frozenMs)} ms); sending images and outputs…`);
+      const outputs = cp.record.files.filter((f) => !isWithin(f.path, jobDir));
+      await sendJobDir(channel.writer, jobDir, cp.record.number);
+      for (const o of outputs) await sendFile(channel.writer, 'output', o.path, o.path, o.size);
+      await channel.writer.send({ type: 'restore', checkpoint: cp.record.number, jobDir, outputs });
+    }
     const sent = performance.now();
     progress(`restoring on ${dest}…`);
     const answer = await channel.reader.message();
@@ -146,7 +171,7 @@ export async function migrateJob(
     const restored = answer as unknown as RestoredMessage;
     acked = true;
     const done = performance.now();
-    await finishHere(store, job.id, rootPid, cp.record.number, dest, restored.id);
+    await finishHere(store, job.id, rootPid, checkpoint?.number, dest, restored.id);
     stopHeartbeat();
     await channel.writer.send({ type: 'done' }).catch(() => {});
     await channel.close();
@@ -164,6 +189,7 @@ export async function migrateJob(
     if (acked) throw err;
     channel.kill();
     const resumed = await resumeStoppedTree(rootPid);
+    if (stoppedAt !== undefined) await restoreHere(store, job.id, stoppedAt, progress);
     if (checkpoint) {
       rmSync(store.checkpointDir(job.id, checkpoint.number), { recursive: true, force: true });
       store.save({ ...store.load(job.id), phase: 'running', rootPid });
@@ -187,13 +213,14 @@ async function finishHere(
   store: JobStore,
   id: string,
   rootPid: number,
-  checkpoint: number,
+  checkpoint: number | undefined,
   dest: string,
   remoteId: string,
 ): Promise<void> {
-  let pids: number[] = [rootPid];
+  // --via-archive: criu ended the tree already, and its pids may belong to others by now.
+  let pids: number[] = checkpoint !== undefined ? [rootPid] : [];
   try {
-    pids = (await new Procfs().tree(rootPid)).pids;
+    if (checkpoint !== undefined) pids = (await new Procfs().tree(rootPid)).pids;
   } catch {
     // Only the root is known.
   }
@@ -205,7 +232,8 @@ async function finishHere(
     }
   }
   // Its memory went to the destination: it can't be restored here.
-  rmSync(store.checkpointDir(id, checkpoint), { recursive: true, force: true });
+  if (checkpoint !== undefined)
+    rmSync(store.checkpointDir(id, checkpoint), { recursive: true, force: true });
   store.save({
     ...store.load(id),
     phase: 'migrated',
@@ -369,5 +397,46 @@ async function sendFile(
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/** --via-archive: the job's export stream, in data frames between 'archive' and 'archive-end'. */
+async function sendArchive(
+  store: JobStore,
+  id: string,
+  writer: FrameWriter,
+  progress: Progress,
+): Promise<void> {
+  await writer.send({ type: 'archive' });
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const pieces: Buffer[] = [];
+      for (let at = 0; at < chunk.length; at += 1 << 20)
+        pieces.push(chunk.subarray(at, at + (1 << 20)));
+      pieces
+        .reduce((p, piece) => p.then(() => writer.data(piece)), Promise.resolve())
+        .then(() => done(), done);
+    },
+  });
+  await exportJob(store, id, sink, { onProgress: progress });
+  // exportJob ends the sink; its last chunk may still be on its way into frames.
+  if (!sink.writableFinished) await new Promise((resolve) => sink.once('finish', resolve));
+  await writer.send({ type: 'archive-end' });
+}
+
+/** --via-archive failed after the job stopped: bring it back here from the checkpoint just taken. */
+async function restoreHere(
+  store: JobStore,
+  id: string,
+  from: number,
+  progress: Progress,
+): Promise<void> {
+  try {
+    progress(`restoring job ${id} here from checkpoint ${from}…`);
+    await restoreJob(store, id, { from, lockWaitMs: 30_000 });
+  } catch (err) {
+    progress(
+      `could not restore job ${id} here (${(err as Error).message}): it is checkpointed; run 'cryopipe restore ${id}'`,
+    );
   }
 }

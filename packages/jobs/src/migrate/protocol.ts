@@ -19,6 +19,8 @@ export interface HelloMessage {
   outputs: string[];
   /** Put the outputs into this directory on the destination, instead of their recorded paths. */
   outputDir?: string;
+  /** Move the job as an export archive (no page server): `migrate --via-archive`. */
+  viaArchive?: boolean;
   /** The source machine's host name, recorded with the job on the destination. */
   source: string;
   /** Port the destination's page server listens on (127.0.0.1), reached through the ssh forward. */

@@ -14,7 +14,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, join, normalize } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { PageServer } from '@cryopipe/criu-client';
 import {
   IMPORT_RECORD,
@@ -23,6 +23,7 @@ import {
   validateStagedCheckpoints,
 } from '../archive/imported-job.ts';
 import type { ExportManifest } from '../archive/job-archive.ts';
+import { importJob } from '../archive/job-archive-read.ts';
 import { readCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import { hashImages, imageIdentities } from '../integrity/image-manifest.ts';
@@ -95,37 +96,45 @@ export async function receiveJob(
     try {
       criuVersion = await checkMachine(criu, store, hello, staging);
       progress(`taking job ${hello.jobId}: criu ${criuVersion}, CPU compatible`);
-      server = await criu
-        .pageServer({
-          imagesDir: mkdirPrivate(join(staging, 'pages')),
-          address: '127.0.0.1',
-          port: hello.pagePort,
-        })
-        .catch((err: unknown) => {
-          throw new JobError(
-            `the destination could not start a page server on port ${hello.pagePort}: ${describeCriuError(err)}`,
-            'BUSY',
-            'run migrate again (it picks another port)',
-          );
-        });
-      writeFileSync(join(staging, 'page-server.pid'), String(server.pid));
+      if (!hello.viaArchive) server = await startPageServer(criu, staging, hello.pagePort);
     } finally {
       criu.close();
     }
     await writer.send({ type: 'ready', criuVersion, freeBytes: freeBytes(store.jobsDir) });
     const placement = outputPlacement(hello);
-    const restore = await receiveFiles(reader, staging, placement, made);
-    progress('all images received; restoring…');
-    const pageBytes = await collectPages(server, staging, restore.checkpoint);
-    server = undefined;
-    const { record, cpDir } = stageJob(staging, restore, hello, placement);
-    // Identities of the images as they are here: the restore checks them with a stat each.
-    const meta = JSON.parse(readFileSync(join(cpDir, 'checkpoint.json'), 'utf8'));
-    writeJsonAtomic(join(cpDir, 'checkpoint.json'), { ...meta, images: imageIdentities(cpDir) });
-    readCheckpointMeta(cpDir);
-    assertNew(store, record);
-    moved = store.jobDir(record.id);
-    renameSync(join(staging, 'job'), moved);
+    let received: {
+      id: string;
+      checkpoint?: number;
+      pageBytes: number;
+      outputs: { from: string; to: string }[];
+    };
+    if (hello.viaArchive) {
+      received = await receiveArchive(store, reader, hello, made, progress);
+      moved = store.jobDir(received.id);
+    } else {
+      const restore = await receiveFiles(reader, staging, placement, made);
+      progress('all images received; restoring…');
+      const pageBytes = await collectPages(server!, staging, restore.checkpoint);
+      server = undefined;
+      const { record, cpDir } = stageJob(staging, restore, hello, placement);
+      // Identities of the images as they are here: the restore checks them with a stat each.
+      const meta = JSON.parse(readFileSync(join(cpDir, 'checkpoint.json'), 'utf8'));
+      writeJsonAtomic(join(cpDir, 'checkpoint.json'), { ...meta, images: imageIdentities(cpDir) });
+      readCheckpointMeta(cpDir);
+      assertNew(store, record);
+      // A job that comes back replaces the record it left here.
+      if (cameBack(store, record.id))
+        rmSync(store.jobDir(record.id), { recursive: true, force: true });
+      moved = store.jobDir(record.id);
+      renameSync(join(staging, 'job'), moved);
+      received = {
+        id: record.id,
+        checkpoint: restore.checkpoint,
+        pageBytes,
+        outputs: restore.outputs.map((o) => ({ from: o.path, to: placement(o.path) })),
+      };
+    }
+    const record = { id: received.id };
     const outcome = await restoreJob(store, record.id, { onProgress: progress });
     restored = { id: outcome.id, rootPid: outcome.rootPid };
     progress(
@@ -136,8 +145,8 @@ export async function receiveJob(
       id: outcome.id,
       rootPid: outcome.rootPid,
       restoreMs: outcome.ms,
-      pageBytes,
-      outputs: restore.outputs.map((o) => ({ from: o.path, to: placement(o.path) })),
+      pageBytes: received.pageBytes,
+      outputs: received.outputs,
     });
     // The job runs here now. If the channel dies before the source's 'done',
     // the source may have killed its copy already: keeping this one is what
@@ -146,7 +155,8 @@ export async function receiveJob(
       .message()
       .then((m) => m.type === 'done')
       .catch(() => false);
-    await hashReceivedImages(store.checkpointDir(record.id, restore.checkpoint));
+    if (received.checkpoint !== undefined)
+      await hashReceivedImages(store.checkpointDir(record.id, received.checkpoint));
     return { ...restored, confirmed };
   } catch (err) {
     if (!restored) {
@@ -168,6 +178,75 @@ export async function receiveJob(
     stopHeartbeat();
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+async function startPageServer(
+  criu: ReturnType<typeof openCriu>,
+  staging: string,
+  port: number,
+): Promise<PageServer> {
+  const server = await criu
+    .pageServer({ imagesDir: mkdirPrivate(join(staging, 'pages')), address: '127.0.0.1', port })
+    .catch((err: unknown) => {
+      throw new JobError(
+        `the destination could not start a page server on port ${port}: ${describeCriuError(err)}`,
+        'BUSY',
+        'run migrate again (it picks another port)',
+      );
+    });
+  writeFileSync(join(staging, 'page-server.pid'), String(server.pid));
+  return server;
+}
+
+/**
+ * --via-archive: the source's `export` stream arrives in data frames between
+ * 'archive' and 'archive-end' and goes straight into `importJob` (unsigned
+ * is accepted: the stream comes over the SSH connection the source
+ * authenticated). The outputs go to --output-dir or their recorded paths.
+ */
+async function receiveArchive(
+  store: JobStore,
+  reader: FrameReader,
+  hello: HelloMessage,
+  made: string[],
+  progress: Progress,
+): Promise<{ id: string; pageBytes: number; outputs: { from: string; to: string }[] }> {
+  const start = await reader.message();
+  if (start.type === 'error') throw remoteError(start);
+  if (start.type !== 'archive')
+    throw protocolError(`'${String(start.type)}' where 'archive' was expected`);
+  // A job that comes back replaces the record it left here.
+  if (cameBack(store, hello.jobId)) store.remove(hello.jobId);
+  const stream = new PassThrough();
+  const imported = importJob(store, stream, {
+    trustUnsigned: true,
+    outputs:
+      hello.outputDir !== undefined ? { to: 'dir', dir: hello.outputDir } : { to: 'recorded' },
+  });
+  imported.catch(() => {}); // awaited below
+  let bytes = 0;
+  try {
+    for (;;) {
+      const f = await reader.next();
+      if (f.kind === 'data') {
+        bytes += f.data.length;
+        if (!stream.write(f.data)) await new Promise((r) => stream.once('drain', r));
+        continue;
+      }
+      const m = f.message as Record<string, unknown>;
+      if (m.type === 'error') throw remoteError(m);
+      if (m.type !== 'archive-end') throw protocolError(`'${String(m.type)}' inside the archive`);
+      stream.end();
+      break;
+    }
+  } catch (err) {
+    stream.destroy(err as Error);
+    throw err;
+  }
+  const outcome = await imported;
+  for (const p of outcome.placed) if (!p.startsWith(store.jobDir(hello.jobId))) made.push(p);
+  progress(`archive of ${bytes} bytes imported; restoring…`);
+  return { id: outcome.manifest.jobId, pageBytes: 0, outputs: outcome.outputs };
 }
 
 function parseHello(m: Record<string, unknown>): HelloMessage {
@@ -244,14 +323,18 @@ async function checkMachine(
   return version;
 }
 
+/**
+ * The job must be new here, unless it is coming back: its record here says
+ * it migrated away (then that record is replaced).
+ */
 function assertNew(store: JobStore, job: Pick<JobRecord, 'id' | 'name'>): void {
-  if (existsSync(store.jobDir(job.id)))
+  if (existsSync(store.jobDir(job.id)) && !cameBack(store, job.id))
     throw new JobError(
       `job ${job.id} already exists on the destination`,
       'REFUSED',
       `remove it there first ('cryopipe rm ${job.id}')`,
     );
-  if (job.name !== undefined && store.list().some((j) => j.name === job.name))
+  if (job.name !== undefined && store.list().some((j) => j.name === job.name && j.id !== job.id))
     throw new JobError(
       `a job named '${job.name}' already exists on the destination`,
       'REFUSED',
@@ -264,6 +347,14 @@ function outputPlacement(hello: HelloMessage): (path: string) => string {
   if (hello.outputDir === undefined) return (path) => path;
   const dir = hello.outputDir;
   return (path) => join(dir, basename(path));
+}
+
+function cameBack(store: JobStore, id: string): boolean {
+  try {
+    return store.load(id).phase === 'migrated';
+  } catch {
+    return false;
+  }
 }
 
 function freeBytes(dir: string): number {
