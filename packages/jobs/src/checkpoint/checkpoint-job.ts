@@ -70,7 +70,12 @@ export interface CheckpointOptions {
    * directory: the checkpoint then holds only the small images, and can't
    * be restored here. Used by `migrateJob`.
    */
-  pageServer?: { address: string; port: number };
+  pageServer?: {
+    /** Address the page server listens on (for migrate: 127.0.0.1, an ssh port forward). */
+    address: string;
+    /** Its TCP port. */
+    port: number;
+  };
 }
 
 /** What `checkpointJob()` made. */

@@ -59,7 +59,12 @@ export interface MigrateOutcome {
   /** Host pid of the restored root on the destination. */
   remotePid: number;
   /** Where each output went on the destination. */
-  outputs: { from: string; to: string }[];
+  outputs: {
+    /** The output's path here. */
+    from: string;
+    /** Its path on the destination. */
+    to: string;
+  }[];
   /** Milliseconds the job did not run, and how they split. */
   downtime: {
     /** From the freeze to the resume on the destination. */
@@ -72,7 +77,12 @@ export interface MigrateOutcome {
     restoreMs: number;
   };
   /** Bytes moved: pages through the page server, everything else on the channel. */
-  bytes: { pages: number; files: number };
+  bytes: {
+    /** Memory pages received by the destination's page server (0 with `viaArchive`). */
+    pages: number;
+    /** Bytes sent on the connection: small images, job record and outputs, or the archive. */
+    files: number;
+  };
 }
 
 const SKIPPED = new Set(['lock', 'periodic', RESTORE_LOGS_DIR]);
