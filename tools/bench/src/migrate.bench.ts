@@ -102,16 +102,12 @@ function rawCriu(mib: number) {
     mkdirSync(src, { recursive: true });
     mkdirSync(dst, { recursive: true });
     const port = String(30000 + Math.floor(Math.random() * 20000));
-    on(hosts.b, 'criu', [
-      'page-server',
-      '-D',
-      dst,
-      '--address',
-      hosts.b.address,
-      '--port',
-      port,
-      '-d',
-    ]);
+    // -d: criu daemonizes once it listens; it must not hold our pipes open.
+    const args = ['page-server', '-D', dst, '--address', hosts.b.address, '--port', port, '-d'];
+    const served = spawnSync(hosts.b.enter[0]!, [...hosts.b.enter.slice(1), 'criu', ...args], {
+      stdio: 'ignore',
+    });
+    if (served.status !== 0) throw new Error(`criu page-server exited ${served.status}`);
     const t0 = performance.now();
     on(hosts.a, 'criu', [
       'dump',
