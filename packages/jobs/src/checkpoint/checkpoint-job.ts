@@ -70,6 +70,8 @@ export interface CheckpointOptions {
    * directory: the checkpoint then holds only the small images, and can't
    * be restored here. Used by `migrateJob`.
    */
+  /** Called right before criu freezes the tree (for callers that time the downtime). */
+  onFreezing?: () => void;
   pageServer?: {
     /** Address the page server listens on (for migrate: 127.0.0.1, an ssh port forward). */
     address: string;
@@ -212,6 +214,7 @@ export async function checkpointJob(
         leaveRunning,
         leaveStopped: Boolean(options.leaveStopped),
         ...(options.pageServer ? { pageServer: options.pageServer } : {}),
+        ...(options.onFreezing ? { onFreezing: options.onFreezing } : {}),
         preDump: options.pageServer ? 'never' : (options.preDump ?? 'auto'),
         home: store.home,
         fileLocks,
@@ -339,6 +342,7 @@ async function dump(
     leaveRunning: boolean;
     leaveStopped: boolean;
     pageServer?: { address: string; port: number };
+    onFreezing?: () => void;
     preDump: PreDumpMode;
     /** The cryopipe home, where criu's feature answer is cached. */
     home: string;
@@ -393,6 +397,7 @@ async function dump(
       }
     }
     progress(`freezing job ${job.id} (pid ${pid}) and writing images…`);
+    opts.onFreezing?.();
     // The images directory grows while criu writes: its size is the progress.
     const metering = meterDirectory(imagesDir, 'writing images', meter);
     const result = await criu

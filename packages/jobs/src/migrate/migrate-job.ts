@@ -145,12 +145,15 @@ export async function migrateJob(
     if (ready.type === 'error') throw remoteError(ready);
     if (ready.type !== 'ready')
       throw new JobError(`the destination answered '${String(ready.type)}'`, 'FAILED');
-    const dumpStarted = performance.now();
+    let dumpStarted = performance.now();
+    const onFreezing = () => {
+      dumpStarted = performance.now();
+    };
     let frozenMs: number;
     let dumped: number;
     if (viaArchive) {
       progress(`${dest} can take job ${job.id}; checkpointing it…`);
-      const cp = await checkpointJob(store, job.id, { onProgress: progress });
+      const cp = await checkpointJob(store, job.id, { onProgress: progress, onFreezing });
       stoppedAt = cp.record.number;
       dumped = performance.now();
       frozenMs = cp.record.frozenMs ?? dumped - dumpStarted;
@@ -162,6 +165,7 @@ export async function migrateJob(
         leaveStopped: true,
         pageServer: { address: '127.0.0.1', port: localPort },
         onProgress: progress,
+        onFreezing,
       });
       checkpoint = cp.record;
       dumped = performance.now();
@@ -192,7 +196,9 @@ export async function migrateJob(
       dest,
       remotePid: restored.rootPid,
       outputs: restored.outputs,
-      downtime: { totalMs: frozenMs + transferMs + restoreMs, frozenMs, transferMs, restoreMs },
+      // From the freeze to the acknowledgement: criu's frozen time, the source's
+      // bookkeeping after criu returned, the transfer and the restore.
+      downtime: { totalMs: done - dumpStarted, frozenMs, transferMs, restoreMs },
       bytes: { pages: restored.pageBytes, files: channel.writer.bytes },
     };
   } catch (err) {
