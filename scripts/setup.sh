@@ -25,7 +25,7 @@ criu_build_deps=(build-essential pkg-config protobuf-c-compiler libprotobuf-c-de
   libprotobuf-dev protobuf-compiler libnl-3-dev libnet1-dev libcap-dev libbsd-dev
   libgnutls28-dev libnftables-dev uuid-dev python3 iproute2 xz-utils)
 runtime_pkgs=(ffmpeg aom-tools svt-av1 tmux musl-tools zstd procps util-linux clang-format zsh fish
-  ca-certificates git)
+  ca-certificates git openssh-server openssh-client iproute2)
 # Cross toolchains for the shipped linux-arm64 launcher and addon, qemu to test them.
 cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user-static)
 
@@ -46,7 +46,18 @@ install_apt() {
   fi
   if [ "${#need[@]}" = 0 ]; then log "apt: all packages present"; return; fi
   log "apt: installing ${need[*]}"
+  # openssh-server's postinst would start (and enable) a system sshd: the
+  # migrate tests start their own, one per network namespace, by pid. A
+  # policy-rc.d that says "no" keeps a fresh install from starting one.
+  local policy=/usr/sbin/policy-rc.d own_policy=
+  if [[ " ${need[*]} " == *" openssh-server "* ]] && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+  fi
   "${APT[@]}" install --no-install-recommends "${need[@]}" >/dev/null
+  if [ -n "$own_policy" ]; then
+    rm -f "$policy"
+    command -v systemctl >/dev/null && systemctl disable ssh.service >/dev/null 2>&1 || true
+  fi
 }
 
 install_pnpm() {

@@ -77,6 +77,9 @@ export {
 } from './integrity/seal.ts';
 // The machine: root, criu.
 export { requireRoot } from './machine/criu.ts';
+// Moving a running job to another machine.
+export { type MigrateOptions, type MigrateOutcome, migrateJob } from './migrate/migrate-job.ts';
+export { type ReceiveOptions, type ReceiveOutcome, receiveJob } from './migrate/receive-job.ts';
 export { toSpawnSpec } from './pipeline/pipeline-spec.ts';
 // Pipelines.
 export {

@@ -48,6 +48,12 @@ const benches: { title: string; filter: string; what: string; script?: string }[
     what: 'the same SVT-AV1 encode to the end, plain against `cryopipe run --checkpoint-every 60s`, back to back (target < 2%)',
   },
   {
+    title: 'Moving a running job to another machine: migrate against the archive path and raw criu',
+    filter: '@cryopipe/bench',
+    script: 'src/migrate.bench.ts',
+    what: 'issue 19: a 200 MiB job moved between two network namespaces on a veth (one sshd each): `cryopipe migrate` (page server through the ssh connection), `--via-archive`, and raw criu page-server migration over plain TCP; the link measured in the same run (targets: ≤ 1.5 s, ≤ 1.2× raw criu)',
+  },
+  {
     title: '@cryopipe/procfs: full /proc scan',
     filter: '@cryopipe/procfs',
     what: 'stat + every descriptor of every process, against @stroncium/procfs',

@@ -19,6 +19,8 @@ const loaders = {
   export: () => import('./export.ts').then((m) => m.exportCommand),
   import: () => import('./import.ts').then((m) => m.importCommand),
   key: () => import('./key.ts').then((m) => m.key),
+  migrate: () => import('./migrate.ts').then((m) => m.migrate),
+  receive: () => import('./receive.ts').then((m) => m.receive),
   doctor: () => import('./doctor.ts').then((m) => m.doctor),
   diagnose: () => import('./diagnose.ts').then((m) => m.diagnose),
   adopt: () => import('./adopt.ts').then((m) => m.adopt),

@@ -12,7 +12,14 @@ import type { Command } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { formatBytes, formatDuration, table } from '../output.ts';
 
-const STATES: readonly JobState[] = ['running', 'checkpointed', 'exited', 'failed', 'lost'];
+const STATES: readonly JobState[] = [
+  'running',
+  'checkpointed',
+  'exited',
+  'failed',
+  'lost',
+  'migrated',
+];
 
 export const ps: Command = {
   name: 'ps',
@@ -86,6 +93,7 @@ checkpoint recorded.`,
           ...(job.copyOf
             ? { copyOf: { job: job.copyOf.job, checkpoint: job.copyOf.checkpoint } }
             : {}),
+          ...(job.migratedTo ? { migratedTo: job.migratedTo } : {}),
           schedule: scheduleSummary(store, job),
           outputs,
           command: job.command,
@@ -124,6 +132,8 @@ checkpoint recorded.`,
       ]),
     );
     for (const r of rows) {
+      if (r.migratedTo)
+        out.line(`  ${r.id} moved to ${r.migratedTo.dest} (job ${r.migratedTo.id} there)`);
       if (r.copyOf)
         out.line(
           `  ${r.id} is a copy of ${r.copyOf.job} from its checkpoint ${r.copyOf.checkpoint}`,

@@ -175,6 +175,12 @@ export interface ImportRecord {
   signedBy?: string;
   /** Each output: the path in the images, and where it was put. */
   outputs: { from: string; to: string }[];
+  /**
+   * Set by `cryopipe receive` (migrate): the images arrived over ssh and
+   * their identities were recorded here, after they were written, so a
+   * restore checks them by identity like a local checkpoint's.
+   */
+  migratedFrom?: string;
 }
 
 export const IMPORT_RECORD = 'imported.json';

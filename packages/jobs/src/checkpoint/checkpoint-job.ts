@@ -60,6 +60,25 @@ export interface CheckpointOptions {
   onProgress?: Progress;
   /** Receives the bytes of images written so far while criu writes them. */
   onBytes?: ProgressMeter;
+  /**
+   * Leave the tree stopped (SIGSTOP) after the dump instead of killing it:
+   * the caller then kills it or resumes it (`resumeStoppedTree`). Used by
+   * `migrateJob`, which resumes the job when the move fails.
+   */
+  leaveStopped?: boolean;
+  /**
+   * Send the memory pages to this criu page server instead of the images
+   * directory: the checkpoint then holds only the small images, and can't
+   * be restored here. Used by `migrateJob`.
+   */
+  /** Called right before criu freezes the tree (for callers that time the downtime). */
+  onFreezing?: () => void;
+  pageServer?: {
+    /** Address the page server listens on (for migrate: 127.0.0.1, an ssh port forward). */
+    address: string;
+    /** Its TCP port. */
+    port: number;
+  };
 }
 
 /** What `checkpointJob()` made. */
@@ -194,7 +213,10 @@ export async function checkpointJob(
         shellJob: adopted,
         imagesDir: staging ?? dir,
         leaveRunning,
-        preDump: options.preDump ?? 'auto',
+        leaveStopped: Boolean(options.leaveStopped),
+        ...(options.pageServer ? { pageServer: options.pageServer } : {}),
+        ...(options.onFreezing ? { onFreezing: options.onFreezing } : {}),
+        preDump: options.pageServer ? 'never' : (options.preDump ?? 'auto'),
         home: store.home,
         fileLocks,
         runDir: store.runDir(fresh.id),
@@ -315,6 +337,9 @@ async function dump(
     shellJob: boolean;
     imagesDir: string;
     leaveRunning: boolean;
+    leaveStopped: boolean;
+    pageServer?: { address: string; port: number };
+    onFreezing?: () => void;
     preDump: PreDumpMode;
     /** The cryopipe home, where criu's feature answer is cached. */
     home: string;
@@ -369,6 +394,7 @@ async function dump(
       }
     }
     progress(`freezing job ${job.id} (pid ${pid}) and writing images…`);
+    opts.onFreezing?.();
     // The images directory grows while criu writes: its size is the progress.
     const metering = meterDirectory(imagesDir, 'writing images', meter);
     const result = await criu
@@ -378,6 +404,8 @@ async function dump(
           imagesDir,
           logFile: 'dump.log',
           leaveRunning,
+          ...(opts.leaveStopped ? { leaveStopped: true } : {}),
+          ...(opts.pageServer ? { pageServer: opts.pageServer } : {}),
           shellJob,
           ...(opts.fileLocks ? { fileLocks: true } : {}),
           ...(preDump.used ? { parentImg: PRE_DUMP_DIR, trackMem: true } : {}),

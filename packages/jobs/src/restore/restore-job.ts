@@ -343,7 +343,8 @@ async function verifiedCheckpoint(
   // Unchanged identities prove the images are the files hashed at the
   // checkpoint; an imported checkpoint (new inodes anyway) or --verify reads
   // every byte again.
-  const imported = readImportRecord(store.jobDir(job.id)) !== undefined;
+  const importRecord = readImportRecord(store.jobDir(job.id));
+  const imported = importRecord !== undefined && importRecord.migratedFrom === undefined;
   progress(`checking the images of checkpoint ${number}…`);
   // Hashing, when it happens, runs in one call: the meter gets its start and its end.
   const totalBytes = cp.images!.reduce((sum, image) => sum + image.size, 0);

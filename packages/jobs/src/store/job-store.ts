@@ -24,7 +24,7 @@ import {
 } from './home.ts';
 
 /** What a job is doing, as far as cryopipe's own actions go. Liveness is checked separately. */
-export type JobPhase = 'running' | 'checkpointed' | 'finished';
+export type JobPhase = 'running' | 'checkpointed' | 'finished' | 'migrated';
 
 /** A checkpoint's metadata (checkpoint.json): one model, defined with its parser. */
 export type CheckpointRecord = CheckpointMeta;
@@ -87,6 +87,15 @@ export interface JobRecord {
   };
   /** Periodic live checkpoints (`run --checkpoint-every`), restarted by `restore`. */
   schedule?: JobSchedule;
+  /** Set by `migrate` once the job runs on another machine (phase 'migrated'). */
+  migratedTo?: {
+    /** The destination as given to `migrate` (`user@host`). */
+    dest: string;
+    /** The job's id there. */
+    id: string;
+    /** When the destination acknowledged the restore, ISO 8601. */
+    at: string;
+  };
 }
 
 /** `jobs/ID/restore-logs/`: one directory per restore attempt, named `<epoch ms>-from-<N>`. */

@@ -6,7 +6,7 @@ import { type JobRecord, type JobRef, type JobStore, RESTORE_LOGS_DIR } from './
 import { realRunDir, scanForRoot, servesRunDir } from './live-root.ts';
 
 /** What a job looks like right now, decided from the live system and the files on disk. */
-export type JobState = 'running' | 'checkpointed' | 'exited' | 'failed' | 'lost';
+export type JobState = 'running' | 'checkpointed' | 'exited' | 'failed' | 'lost' | 'migrated';
 
 /** Whether a job's processes run, checked against /proc and the run status. */
 export interface Liveness {
@@ -95,6 +95,8 @@ export async function jobLiveness(store: JobStore, job: JobRecord): Promise<Live
   const status = await readRunStatus(store.runDir(job.id)).catch(() => undefined);
   const base = { alive: rootPid !== undefined, rootPid, status };
   if (rootPid !== undefined) return { ...base, state: 'running', exitCode: undefined };
+  // It runs on another machine now (`migrate`): its run status here ended with the SIGKILL.
+  if (job.phase === 'migrated') return { ...base, state: 'migrated', exitCode: undefined };
   // A run that ended after a restore attempt that followed the newest stopping
   // checkpoint was that restore, finished: its own status is the truth.
   // Otherwise the checkpoint is (a keeper records the SIGKILL of its dumped
