@@ -8,6 +8,7 @@ import {
   criu,
   describeWith,
   type Host,
+  killJobRoot,
   root,
   type TwoHosts,
   twoHosts,
@@ -184,8 +185,7 @@ describeWith(needs, 'cryopipe migrate between two hosts', () => {
   afterAll(async () => {
     for (const h of [hosts?.a, hosts?.b]) {
       if (!h) continue;
-      for (const j of jobsOn(h))
-        if (j.rootPid && j.state === 'running') spawnSync('kill', ['-KILL', String(j.rootPid)]);
+      for (const j of jobsOn(h)) killJobRoot(j.rootPid, j.id);
     }
     await hosts?.close();
   });

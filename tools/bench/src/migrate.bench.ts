@@ -16,7 +16,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Host, twoHosts } from '@cryopipe/testkit';
+import { type Host, killJobRoot, twoHosts } from '@cryopipe/testkit';
 import { machine, median } from './measure.ts';
 
 const SIZES = (process.env.SIZES ?? '200').split(',').map(Number);
@@ -62,8 +62,9 @@ async function startJob(mib: number): Promise<{ id: string; rootPid: number }> {
 function discard(host: Host, id: string): void {
   try {
     const jobs = JSON.parse(cryopipe(host, 'ps', '--json')) as { id: string; rootPid?: number }[];
-    for (const j of jobs.filter((j) => j.id === id))
-      if (j.rootPid) spawnSync('kill', ['-KILL', `-${j.rootPid}`]);
+    // Only a pid that is still this job's launcher: a migrated job's recorded pid
+    // can belong to anyone by now (a blind group kill here once took down shells).
+    for (const j of jobs.filter((j) => j.id === id)) killJobRoot(j.rootPid, j.id);
     spawnSync(host.enter[0]!, [...host.enter.slice(1), process.execPath, cliPath, 'rm', id], {
       env: { ...process.env, ...host.env },
     });
