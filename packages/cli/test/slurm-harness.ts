@@ -285,11 +285,11 @@ export class SlurmCluster {
   }
 }
 
-/** Every pid in a cgroup (v1) directory and the ones below it. */
+/** Every process (cgroup.procs: not tasks, which lists threads) in a cgroup v1 directory and below. */
 function cgroupPids(dir: string): number[] {
   let pids: number[] = [];
   try {
-    pids = readFileSync(join(dir, 'tasks'), 'utf8').split('\n').filter(Boolean).map(Number);
+    pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
     for (const e of readdirSync(dir, { withFileTypes: true }))
       if (e.isDirectory()) pids = pids.concat(cgroupPids(join(dir, e.name)));
   } catch {}

@@ -120,9 +120,11 @@ export {
 export { defaultJobName, type SlurmJobEnv, slurmJobEnv } from './slurm/slurm-env.ts';
 export {
   gatherSlurmFacts,
+  type HomeFileSystem,
   homeFileSystem,
   type SlurmFacts,
   type SlurmFinding,
+  type SlurmPartition,
   slurmFindings,
 } from './slurm/slurm-facts.ts';
 export {

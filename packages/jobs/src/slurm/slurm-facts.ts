@@ -18,18 +18,36 @@ export interface SlurmFacts {
   killWaitS: number | undefined;
   /** `SlurmctldParameters` has `preempt_send_user_signal`: the warning signal is sent on preemption too. */
   preemptSendsSignal: boolean;
-  /** The job's partition, its PreemptMode and GraceTime (seconds). */
-  partition:
-    | { name: string; preemptMode: string | undefined; graceTimeS: number | undefined }
-    | undefined;
+  /** The job's partition. */
+  partition: SlurmPartition | undefined;
   /** How many nodes the cluster has. */
   nodeCount: number | undefined;
-  /** The file system type of CRYOPIPE_HOME and whether every node can be expected to see it. */
-  home: { path: string; fsType: string; shared: boolean | undefined };
+  /** The file system of CRYOPIPE_HOME. */
+  home: HomeFileSystem;
   /** How long the job's newest checkpoint took, in milliseconds, if it has one. */
   lastCheckpointMs: number | undefined;
   /** This process was started by slurmstepd (the batch script `exec`ed it). */
   parentIsStepd: boolean;
+}
+
+/** A partition's preemption settings. */
+export interface SlurmPartition {
+  /** The partition's name. */
+  name: string;
+  /** Its PreemptMode (REQUEUE, CANCEL, OFF…), or the cluster's. */
+  preemptMode: string | undefined;
+  /** Its GraceTime in seconds: from preemption to the TERM. */
+  graceTimeS: number | undefined;
+}
+
+/** The file system a directory is on. */
+export interface HomeFileSystem {
+  /** The directory. */
+  path: string;
+  /** The file system's name (nfs, ext4…) or its statfs magic number in hex. */
+  fsType: string;
+  /** A network or cluster file system (true), local (false), or unknown. */
+  shared: boolean | undefined;
 }
 
 /** One finding about the Slurm setup: never fatal, each says what to change. */
@@ -63,7 +81,7 @@ const FS_TYPES: Record<number, [string, boolean]> = {
 };
 
 /** The file system of `path`: its name and whether it is a network/cluster file system. */
-export function homeFileSystem(path: string): SlurmFacts['home'] {
+export function homeFileSystem(path: string): HomeFileSystem {
   try {
     const type = Number(statfsSync(path).type) >>> 0;
     const known = FS_TYPES[type];
