@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -12,41 +11,13 @@ import { join } from 'node:path';
 import { binary, criu, describeWith, root } from '@cryopipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliPath, useCli } from '../test/cli-harness.ts';
-import { SlurmCluster } from '../test/slurm-harness.ts';
+import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts';
 
 // cryopipe slurm on a real Slurm 22.05 (slurmctld, slurmd, munged started by
 // the harness): every case ends byte-identical to an uninterrupted encode.
 // Phase A runs its cases as concurrent jobs on one cluster (with
 // preempt_send_user_signal); phase B reconfigures without it.
 
-/** A real, deterministic encode: ffmpeg testsrc2 → y4m → aomenc, small and fast. */
-const encode = (out: string, frames: number) => [
-  'ffmpeg',
-  '-nostdin',
-  '-loglevel',
-  'error',
-  '-f',
-  'lavfi',
-  '-i',
-  'testsrc2=size=320x240:rate=24',
-  '-frames:v',
-  String(frames),
-  '-pix_fmt',
-  'yuv420p',
-  '-f',
-  'yuv4mpegpipe',
-  '-',
-  '|',
-  'aomenc',
-  '--passes=1',
-  '--threads=1',
-  '--cpu-used=8',
-  '--ivf',
-  '-q',
-  '-o',
-  out,
-  '-',
-];
 const SHORT = 240;
 const LONG = 480;
 
@@ -99,26 +70,12 @@ describeWith(
       symlinkSync(cliPath, join(bin, 'cryopipe'));
       cluster = await SlurmCluster.start({ preemptSendUserSignal: true });
       // Uninterrupted references, encoded while the jobs run.
-      for (const frames of [SHORT, LONG]) refs.set(frames, reference(frames));
+      for (const frames of [SHORT, LONG]) refs.set(frames, referenceEncode(dir, frames));
     }, 60_000);
     afterAll(async () => {
       await cluster?.stop();
       if (timings.length) process.stdout.write(`slurm timings:\n${timings.join('\n')}\n`);
     }, 60_000);
-
-    /** An uninterrupted run of the same encode, through a plain shell pipeline. */
-    function reference(frames: number): Promise<Buffer> {
-      const out = join(dir, `ref-${frames}.ivf`);
-      const words = encode(out, frames).map((w) => (w === '|' ? '|' : `'${w}'`));
-      return new Promise((resolve, reject) => {
-        const p = spawn('bash', ['-c', words.join(' ')], { stdio: 'ignore' });
-        p.on('exit', (code) =>
-          code === 0
-            ? resolve(readFileSync(out))
-            : reject(new Error(`reference encode exit ${code}`)),
-        );
-      });
-    }
 
     /** Submits the sbatch script `cryopipe slurm --sbatch` prints, as is, with extra sbatch options. */
     function submit(
@@ -249,7 +206,12 @@ describeWith(
       })();
       // 4. SIGKILL of the whole job, no warning: resumes from the last periodic checkpoint.
       cases.kill = (async () => {
-        const c = submit('kill', SHORT, ['--partition=main'], ['--checkpoint-every', '4s']);
+        const c = submit(
+          'kill',
+          SHORT,
+          ['--partition=main'],
+          ['--checkpoint-every', '4s', '--keep', '100'],
+        );
         await encoding(c);
         const cps = () => {
           try {

@@ -39,6 +39,47 @@ export interface SlurmJobInfo {
   reason: string;
 }
 
+/** A real, deterministic encode as `cryopipe` pipeline argv: ffmpeg testsrc2 → y4m → aomenc, small and fast. */
+export const encode = (out: string, frames: number) => [
+  'ffmpeg',
+  '-nostdin',
+  '-loglevel',
+  'error',
+  '-f',
+  'lavfi',
+  '-i',
+  'testsrc2=size=320x240:rate=24',
+  '-frames:v',
+  String(frames),
+  '-pix_fmt',
+  'yuv420p',
+  '-f',
+  'yuv4mpegpipe',
+  '-',
+  '|',
+  'aomenc',
+  '--passes=1',
+  '--threads=1',
+  '--cpu-used=8',
+  '--ivf',
+  '-q',
+  '-o',
+  out,
+  '-',
+];
+
+/** An uninterrupted run of the same encode through a plain shell pipeline: its output. */
+export function referenceEncode(dir: string, frames: number): Promise<Buffer> {
+  const out = join(dir, `ref-${frames}.ivf`);
+  const words = encode(out, frames).map((w) => (w === '|' ? '|' : `'${w}'`));
+  return new Promise((resolve, reject) => {
+    const p = spawn('bash', ['-c', words.join(' ')], { stdio: 'ignore' });
+    p.on('exit', (code) =>
+      code === 0 ? resolve(readFileSync(out)) : reject(new Error(`reference encode exit ${code}`)),
+    );
+  });
+}
+
 /** Requeued jobs are eligible again after cred_expire + 1 s; Slurm's default is 120 s. */
 const CRED_EXPIRE_S = 5;
 
