@@ -19,7 +19,7 @@ import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts'
 // preempt_send_user_signal); phase B reconfigures without it.
 
 const SHORT = 240;
-const LONG = 480;
+const LONG = 400;
 
 interface Case {
   name: string;

@@ -177,10 +177,11 @@ async function runInSlurm({ values, positionals, store, out }: CommandContext): 
   return exitCodeOf(outcome);
 }
 
-/** The job's exit status: the pipeline's, 0 after a requeue, 128+signal when checkpointed but not requeued. */
+/** The job's exit status: the pipeline's, 0 after a requeue, 128+signal (or 1) when checkpointed but not requeued. */
 function exitCodeOf(o: SlurmOutcome): number {
   if (o.outcome !== 'checkpointed') return o.exitCode;
   if (o.requeued) return EXIT.ok;
+  if (!o.signal) return EXIT.failure;
   return 128 + ((constants.signals as Record<string, number>)[o.signal] ?? 0);
 }
 

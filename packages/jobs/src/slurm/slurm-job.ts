@@ -42,8 +42,8 @@ export type SlurmOutcome =
       outcome: 'checkpointed';
       /** The cryopipe job id. */
       id: string;
-      /** The signal that asked for it. */
-      signal: NodeJS.Signals;
+      /** The signal that asked for it; absent when someone else took it (`cryopipe checkpoint`). */
+      signal?: NodeJS.Signals;
       /** The checkpoint's number. */
       checkpoint: number;
       /** From the signal to the checkpoint on disk, in milliseconds. */
@@ -116,7 +116,7 @@ export function superviseSlurmJob(store: JobStore, opts: SlurmJobOptions): Slurm
           woken.then(() => undefined),
         ]);
         aborter.abort();
-        if (ended) return ending(store, env, id, ended.state, ended.exitCode, log);
+        if (ended) return ending(store, env, opts, id, ended.state, ended.exitCode, log);
       }
       const signal = requested!;
       busy = true;
@@ -266,24 +266,13 @@ async function stopWithCheckpoint(
     } = await checkpointJob(store, id, { lockWaitMs: 60_000, onProgress: log }));
   } catch (err) {
     const live = await jobLiveness(store, store.load(id));
-    if (!live.alive) return ending(store, env, id, live.state, live.exitCode ?? 1, log);
+    if (!live.alive) return ending(store, env, opts, id, live.state, live.exitCode ?? 1, log);
     log(`checkpoint failed, the job runs on: ${(err as Error).message}`);
     return undefined;
   }
   const checkpointMs = performance.now() - t0;
   log(`checkpoint ${number} taken in ${formatDuration(checkpointMs)} (signal to images on disk)`);
-  let requeueError: string | undefined;
-  try {
-    await (opts.requeue ?? ((jobId: string) => scontrol(['requeue', jobId]).then(() => {})))(
-      env.jobId,
-    );
-    log(`requeued Slurm job ${env.jobId}: the next run restores checkpoint ${number}`);
-  } catch (err) {
-    requeueError = (err as Error).message;
-    log(
-      `requeue not done (${requeueError}): Slurm requeues a preempted job itself; a cancelled one stays checkpointed`,
-    );
-  }
+  const requeueError = await requeue(env, number, opts, log);
   const requeued = requeueError === undefined;
   recordRunEnd(store, id, {
     at: new Date().toISOString(),
@@ -304,23 +293,62 @@ async function stopWithCheckpoint(
   };
 }
 
+/** `scontrol requeue $SLURM_JOB_ID` (or `opts.requeue`); why it failed, or undefined. */
+async function requeue(
+  env: SlurmJobEnv,
+  number: number,
+  opts: SlurmJobOptions,
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  try {
+    await (opts.requeue ?? ((jobId: string) => scontrol(['requeue', jobId]).then(() => {})))(
+      env.jobId,
+    );
+    log(`requeued Slurm job ${env.jobId}: the next run restores checkpoint ${number}`);
+    return undefined;
+  } catch (err) {
+    const why = (err as Error).message;
+    log(
+      `requeue not done (${why}): Slurm requeues a preempted job itself; a cancelled one stays checkpointed`,
+    );
+    return why;
+  }
+}
+
 /** The outcome of a run whose pipeline stopped running by itself. */
-function ending(
+async function ending(
   store: JobStore,
   env: SlurmJobEnv,
+  opts: SlurmJobOptions,
   id: string,
   state: string,
   exitCode: number,
   log: (line: string) => void,
-): SlurmOutcome {
+): Promise<SlurmOutcome> {
   if (state === 'lost') {
     log(`job ${id} vanished without an exit status (killed from outside?)`);
     return { outcome: 'lost', id, exitCode: 1 };
   }
   if (state === 'checkpointed') {
-    // Someone ran 'cryopipe checkpoint' (stopping) on it: the next run goes on from there.
-    log(`job ${id} was checkpointed and stopped from outside; Slurm job ${env.jobId} ends here`);
-    return { outcome: 'finished', id, exitCode: 0 };
+    // Someone ran a stopping 'cryopipe checkpoint' on it: not finished, so
+    // the Slurm job goes back to the queue like after a warning.
+    const number = store.checkpoints(id).at(-1)?.number ?? 0;
+    log(`job ${id} was checkpointed and stopped from outside (checkpoint ${number})`);
+    const requeueError = await requeue(env, number, opts, log);
+    recordRunEnd(store, id, {
+      at: new Date().toISOString(),
+      outcome: 'checkpointed',
+      checkpoint: number,
+      requeued: requeueError === undefined,
+    });
+    return {
+      outcome: 'checkpointed',
+      id,
+      checkpoint: number,
+      checkpointMs: 0,
+      requeued: requeueError === undefined,
+      ...(requeueError ? { requeueError } : {}),
+    };
   }
   log(`job ${id} ${state} (exit ${exitCode})`);
   recordRunEnd(store, id, { at: new Date().toISOString(), outcome: 'finished', exitCode });
