@@ -98,12 +98,13 @@ describeWith([root, criu], 'superviseSlurmJob', () => {
         requeued.push(id);
       },
     });
-    let id: string | undefined;
+    const started = () => store.list().find((j) => j.name === 'slurm-4343')?.id;
     const deadline = Date.now() + 30_000;
-    while (!(id = store.list().find((j) => j.name === 'slurm-4343')?.id)) {
+    while (!started()) {
       if (Date.now() > deadline) throw new Error('the job never started');
       await new Promise((r) => setTimeout(r, 50));
     }
+    const id = started()!;
     await checkpointJob(store, id, { lockWaitMs: 10_000 });
     const outcome = await run.done;
     expect(outcome).toMatchObject({ outcome: 'checkpointed', checkpoint: 1, requeued: true });
