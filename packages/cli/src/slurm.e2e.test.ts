@@ -235,6 +235,13 @@ describeWith(
         cluster.run('scontrol', ['requeue', c.id]);
         return c;
       })();
+      // 6. scancel (TERM, a cancel): checkpointed, the requeue refused; resubmitted, it goes on.
+      cases.cancel = (async () => {
+        const c = submit('cancel', SHORT, ['--partition=main']);
+        await encoding(c);
+        cluster.run('scancel', [c.id]);
+        return c;
+      })();
       for (const p of Object.values(cases)) p.catch(() => {}); // awaited by each test
     });
     const killedAt = new Map<string, number>();
@@ -296,10 +303,48 @@ describeWith(
       );
     }, 360_000);
 
+    it('6: scancel checkpoints on the TERM and ends the job; the same script submitted again goes on from there', async () => {
+      const c = await cases.cancel!;
+      const ended = await cluster.waitForJob(
+        c.id,
+        (j) => !['RUNNING', 'PENDING', 'COMPLETING'].includes(j.state),
+        'cancel',
+      );
+      expect(ended, log(c)).toMatchObject({ state: 'CANCELLED', restarts: 0 });
+      const first = runs(c)[0]!;
+      expect(first.end, log(c)).toMatchObject({
+        outcome: 'checkpointed',
+        signal: 'SIGTERM',
+        requeued: false,
+      });
+      expect(cli('wait', c.name, '--json').json()).toMatchObject({ state: 'checkpointed' });
+      // A new Slurm job (no SLURM_RESTART_COUNT) with the same --name restores the checkpoint.
+      const again: Case = {
+        ...c,
+        id: cluster.sbatch([`--chdir=${dir}`, '--partition=main', join(dir, `${c.name}.sbatch`)], {
+          PATH: `${bin}:${process.env.PATH}`,
+          CRYOPIPE_HOME: home,
+        }),
+      };
+      const done = await cluster.waitForJob(
+        again.id,
+        (j) => !['RUNNING', 'PENDING', 'COMPLETING'].includes(j.state),
+        'end',
+        300_000,
+      );
+      expect(done, log(again)).toMatchObject({ state: 'COMPLETED', exitCode: '0:0', restarts: 0 });
+      expect(readFileSync(c.out).equals(await refs.get(c.frames)!), 'output differs').toBe(true);
+      expect(runs(c)[1]).toMatchObject({
+        action: 'restored',
+        from: first.end!.checkpoint,
+        restartCount: 0,
+      });
+    }, 360_000);
+
     it('5: preemption without preempt_send_user_signal: checkpoint on the TERM at GraceTime end', async () => {
       await Promise.allSettled(Object.values(cases));
       // Phase B needs the other cases done: the setting is cluster-wide.
-      for (const name of ['usr1', 'timeout', 'preempt', 'kill']) {
+      for (const name of ['usr1', 'timeout', 'preempt', 'kill', 'cancel']) {
         const c = await cases[name]!.catch(() => undefined);
         if (c)
           await cluster

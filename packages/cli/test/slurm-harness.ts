@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { which } from '@cryopipe/testkit';
 
 /**
  * A real one-node Slurm cluster for tests: Debian's slurm-wlm and munge,
@@ -200,7 +201,8 @@ export class SlurmCluster {
   private daemon(name: string, cmd: string, args: string[]): void {
     const log = openSync(join(this.dir, `${name}.out`), 'a');
     try {
-      const child = spawn(cmd, args, {
+      // Daemons live in /usr/sbin, which a non-login PATH may lack.
+      const child = spawn(which(cmd) ?? cmd, args, {
         env: this.env,
         stdio: ['ignore', log, log],
       });
@@ -239,7 +241,7 @@ export class SlurmCluster {
 
   /** Runs a Slurm client command against this cluster; its stdout. */
   run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
-    return execFileSync(cmd, args, {
+    return execFileSync(which(cmd) ?? cmd, args, {
       env: { ...this.env, ...env },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],

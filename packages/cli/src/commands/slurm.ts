@@ -31,7 +31,7 @@ On the warning signal (USR1 unless --signal; ask Slurm for it with
 checkpoint, runs 'scontrol requeue $SLURM_JOB_ID' (Slurm does not requeue a
 timed-out job by itself) and exits 0, so the job goes back to the queue and
 its next run goes on where this one stopped. A signal that comes while the
-checkpoint runs is ignored. When the requeue is refused (a cancelled job) it
+checkpoint runs is ignored. A cancelled job (scancel) is not requeued: it
 exits 128+signal and the checkpoint stays in CRYOPIPE_HOME.
 --checkpoint-every adds periodic live checkpoints, bounding what a node
 failure or a SIGKILL without warning can lose.

@@ -7,7 +7,7 @@ import { startPeriodicCheckpointer } from '../schedule/periodic-checkpointer.ts'
 import type { JobRecord, JobSchedule, JobStore } from '../store/job-store.ts';
 import { jobLiveness, liveRoot } from '../store/liveness.ts';
 import { waitForJob } from '../store/wait-job.ts';
-import { scontrol } from './scontrol.ts';
+import { parseScontrol, scontrol } from './scontrol.ts';
 import { defaultJobName, type SlurmJobEnv, slurmJobEnv } from './slurm-env.ts';
 import { readSlurmRecord, recordRun, recordRunEnd } from './slurm-record.ts';
 
@@ -239,6 +239,8 @@ async function killLeftover(
 
 /** SIGKILL to the tree: its process group (the launcher leads its session), then the root. */
 export function killTree(pid: number): void {
+  // 0 or 1 would signal our own process group, or everything.
+  if (!Number.isSafeInteger(pid) || pid <= 1) return;
   for (const target of [-pid, pid]) {
     try {
       process.kill(target, 'SIGKILL');
@@ -293,6 +295,23 @@ async function stopWithCheckpoint(
   };
 }
 
+/**
+ * `scontrol requeue ID`, unless the job is being cancelled: slurmctld
+ * accepts a requeue even then, and would undo the user's `scancel`. A
+ * time-out (TIMEOUT), a warning (RUNNING) or a preemption are requeued.
+ */
+async function requeueUnlessCancelled(jobId: string): Promise<void> {
+  const state = parseScontrol(await scontrol(['show', 'job', jobId])).get('JobState') ?? '';
+  if (state.startsWith('CANCELLED')) {
+    throw new JobError(
+      `Slurm job ${jobId} was cancelled, so it is not requeued`,
+      'REFUSED',
+      'submit the same script again (same --name) to go on from the checkpoint',
+    );
+  }
+  await scontrol(['requeue', jobId]);
+}
+
 /** `scontrol requeue $SLURM_JOB_ID` (or `opts.requeue`); why it failed, or undefined. */
 async function requeue(
   env: SlurmJobEnv,
@@ -301,15 +320,13 @@ async function requeue(
   log: (line: string) => void,
 ): Promise<string | undefined> {
   try {
-    await (opts.requeue ?? ((jobId: string) => scontrol(['requeue', jobId]).then(() => {})))(
-      env.jobId,
-    );
+    await (opts.requeue ?? requeueUnlessCancelled)(env.jobId);
     log(`requeued Slurm job ${env.jobId}: the next run restores checkpoint ${number}`);
     return undefined;
   } catch (err) {
     const why = (err as Error).message;
     log(
-      `requeue not done (${why}): Slurm requeues a preempted job itself; a cancelled one stays checkpointed`,
+      `not requeued: ${why} (a preempted job is requeued by Slurm itself; a cancelled one keeps its checkpoint for a later submission with the same --name)`,
     );
     return why;
   }
