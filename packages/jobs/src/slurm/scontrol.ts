@@ -52,3 +52,11 @@ export function seconds(value: string | undefined): number | undefined {
   const m = /^(\d+)/.exec(value ?? '');
   return m ? Number(m[1]) : undefined;
 }
+
+/** A Slurm duration (`[D-]HH:MM:SS`, `MM:SS`, `UNLIMITED`) in seconds; undefined when unlimited or unreadable. */
+export function slurmSeconds(value: string | undefined): number | undefined {
+  const m = /^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$/.exec(value ?? '');
+  if (!m) return undefined;
+  const [, d = '0', h = '0', min, sec] = m;
+  return ((Number(d) * 24 + Number(h)) * 60 + Number(min)) * 60 + Number(sec);
+}

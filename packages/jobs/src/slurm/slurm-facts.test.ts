@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { parseScontrol } from './scontrol.ts';
+import { parseScontrol, slurmSeconds } from './scontrol.ts';
 import { parseSignalSpec } from './signal-spec.ts';
 import { homeFileSystem, type SlurmFacts, slurmFindings } from './slurm-facts.ts';
 
@@ -74,5 +74,16 @@ describe('parseScontrol', () => {
     expect(m.get('ProctrackType')).toBe('proctrack/cgroup');
     expect(m.get('JobState')).toBe('RUNNING');
     expect(m.get('Restarts')).toBe('2');
+  });
+});
+
+describe('slurmSeconds', () => {
+  it('reads the forms scontrol prints', () => {
+    expect(slurmSeconds('00:00:02')).toBe(2);
+    expect(slurmSeconds('00:01:00')).toBe(60);
+    expect(slurmSeconds('1-02:03:04')).toBe(93_784);
+    expect(slurmSeconds('05:07')).toBe(307);
+    expect(slurmSeconds('UNLIMITED')).toBeUndefined();
+    expect(slurmSeconds(undefined)).toBeUndefined();
   });
 });

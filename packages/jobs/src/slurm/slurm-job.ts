@@ -7,7 +7,7 @@ import { startPeriodicCheckpointer } from '../schedule/periodic-checkpointer.ts'
 import type { JobRecord, JobSchedule, JobStore } from '../store/job-store.ts';
 import { jobLiveness, liveRoot } from '../store/liveness.ts';
 import { waitForJob } from '../store/wait-job.ts';
-import { parseScontrol, scontrol } from './scontrol.ts';
+import { parseScontrol, scontrol, slurmSeconds } from './scontrol.ts';
 import { defaultJobName, type SlurmJobEnv, slurmJobEnv } from './slurm-env.ts';
 import { readSlurmRecord, recordRun, recordRunEnd } from './slurm-record.ts';
 
@@ -297,12 +297,19 @@ async function stopWithCheckpoint(
 
 /**
  * `scontrol requeue ID`, unless the job is being cancelled: slurmctld
- * accepts a requeue even then, and would undo the user's `scancel`. A
- * time-out (TIMEOUT), a warning (RUNNING) or a preemption are requeued.
+ * accepts a requeue even then, and would undo the user's `scancel`. A job
+ * still RUNNING got a warning; one ending (COMPLETING) before its time
+ * limit was cancelled, one at its limit timed out (Slurm won't requeue that
+ * itself). A preempted job is already requeued by Slurm: the call fails.
  */
 async function requeueUnlessCancelled(jobId: string): Promise<void> {
-  const state = parseScontrol(await scontrol(['show', 'job', jobId])).get('JobState') ?? '';
-  if (state.startsWith('CANCELLED')) {
+  const job = parseScontrol(await scontrol(['show', 'job', jobId]));
+  const state = job.get('JobState') ?? '';
+  const run = slurmSeconds(job.get('RunTime'));
+  const limit = slurmSeconds(job.get('TimeLimit'));
+  const timedOut =
+    state === 'TIMEOUT' || (run !== undefined && limit !== undefined && run >= limit);
+  if (state.startsWith('CANCELLED') || (state === 'COMPLETING' && !timedOut)) {
     throw new JobError(
       `Slurm job ${jobId} was cancelled, so it is not requeued`,
       'REFUSED',
