@@ -167,7 +167,7 @@ describeWith(
       const requeueToRestored = Date.parse(r[1]!.at) + r[1]!.ms - Date.parse(r[0]!.end!.at);
       timings.push(
         `${c.name}: ${signal} → checkpoint on disk ${Math.round(r[0]!.end!.checkpointMs!)} ms; ` +
-          `requeue → restored ${requeueToRestored} ms (restore ${Math.round(r[1]!.ms)} ms)`,
+          `requeue → restored ${Math.round(requeueToRestored)} ms (restore ${Math.round(r[1]!.ms)} ms)`,
       );
     }
 
