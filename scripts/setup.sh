@@ -25,7 +25,9 @@ criu_build_deps=(build-essential pkg-config protobuf-c-compiler libprotobuf-c-de
   libprotobuf-dev protobuf-compiler libnl-3-dev libnet1-dev libcap-dev libbsd-dev
   libgnutls28-dev libnftables-dev uuid-dev python3 iproute2 xz-utils)
 runtime_pkgs=(ffmpeg aom-tools svt-av1 tmux musl-tools zstd procps util-linux clang-format zsh fish
-  ca-certificates git openssh-server openssh-client iproute2)
+  ca-certificates git openssh-server openssh-client)
+# Slurm 22.05 and munge for the `cryopipe slurm` tests; their harness starts its own daemons.
+slurm_pkgs=(slurmctld slurmd slurm-client munge)
 # Cross toolchains for the shipped linux-arm64 launcher and addon, qemu to test them.
 cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user-static)
 
@@ -39,25 +41,30 @@ missing_pkgs() {
 install_apt() {
   [ "${CRYOPIPE_SKIP_APT:-0}" = 1 ] && { log "apt: skipped (CRYOPIPE_SKIP_APT=1)"; return; }
   local need
-  mapfile -t need < <(missing_pkgs "${criu_build_deps[@]}" "${runtime_pkgs[@]}" "${cross_pkgs[@]}")
+  mapfile -t need < <(missing_pkgs "${criu_build_deps[@]}" "${runtime_pkgs[@]}" "${slurm_pkgs[@]}" "${cross_pkgs[@]}")
   # The tests fetch Debian's criu package (for its rpc.proto): that needs package lists.
   if [ "${#need[@]}" -gt 0 ] || ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
     "${APT[@]}" update >/dev/null
   fi
   if [ "${#need[@]}" = 0 ]; then log "apt: all packages present"; return; fi
   log "apt: installing ${need[*]}"
-  # openssh-server's postinst would start (and enable) a system sshd: the
-  # migrate tests start their own, one per network namespace, by pid. A
-  # policy-rc.d that says "no" keeps a fresh install from starting one.
-  local policy=/usr/sbin/policy-rc.d own_policy=
-  if [[ " ${need[*]} " == *" openssh-server "* ]] && [ ! -e "$policy" ]; then
+  # No daemon may start from a package's postinst (munged, slurmctld, slurmd,
+  # sshd): the Slurm and migrate tests start their own, by pid. Debian's
+  # policy-rc.d hook says so while installing.
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
   fi
-  "${APT[@]}" install --no-install-recommends "${need[@]}" >/dev/null
-  if [ -n "$own_policy" ]; then
-    rm -f "$policy"
-    command -v systemctl >/dev/null && systemctl disable ssh.service >/dev/null 2>&1 || true
+  "${APT[@]}" install --no-install-recommends "${need[@]}" >/dev/null || {
+    [ "$own_policy" = 1 ] && rm -f "$policy"
+    die "apt-get install failed"
+  }
+  [ "$own_policy" = 1 ] && rm -f "$policy"
+  # Nor at the next boot, where systemd runs the machine.
+  if command -v systemctl >/dev/null; then
+    systemctl disable ssh.service munge.service slurmctld.service slurmd.service >/dev/null 2>&1 || true
   fi
+  return 0
 }
 
 install_pnpm() {

@@ -118,6 +118,42 @@ export {
 export { parseSchedule } from './schedule/schedule-options.ts';
 export { type ScheduleSummary, scheduleSummary } from './schedule/schedule-summary.ts';
 export { setSchedule } from './schedule/set-schedule.ts';
+// Slurm: a pipeline as the main process of a batch job.
+export {
+  DEFAULT_WARN_SECONDS,
+  type SbatchScriptOptions,
+  sbatchScript,
+  shellQuote,
+} from './slurm/sbatch-script.ts';
+export { parseScontrol, scontrol } from './slurm/scontrol.ts';
+export {
+  parseSignalSpec,
+  type SignalSpec,
+  signalSpecInScript,
+} from './slurm/signal-spec.ts';
+export { defaultJobName, type SlurmJobEnv, slurmJobEnv } from './slurm/slurm-env.ts';
+export {
+  gatherSlurmFacts,
+  type HomeFileSystem,
+  homeFileSystem,
+  type SlurmFacts,
+  type SlurmFinding,
+  type SlurmPartition,
+  slurmFindings,
+} from './slurm/slurm-facts.ts';
+export {
+  killTree,
+  type SlurmJobOptions,
+  type SlurmJobRun,
+  type SlurmOutcome,
+  superviseSlurmJob,
+} from './slurm/slurm-job.ts';
+export {
+  readSlurmRecord,
+  type SlurmRecord,
+  type SlurmRunEnd,
+  type SlurmRunRecord,
+} from './slurm/slurm-record.ts';
 // The job store.
 export { cryopipeHome } from './store/home.ts';
 export {

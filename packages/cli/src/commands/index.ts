@@ -25,6 +25,7 @@ const loaders = {
   diagnose: () => import('./diagnose.ts').then((m) => m.diagnose),
   adopt: () => import('./adopt.ts').then((m) => m.adopt),
   attach: () => import('./attach.ts').then((m) => m.attach),
+  slurm: () => import('./slurm.ts').then((m) => m.slurm),
   completion: () => import('./completion.ts').then((m) => m.completion),
 } satisfies Record<string, () => Promise<Command>>;
 
