@@ -71,14 +71,14 @@ export interface CheckpointOptions {
    * directory: the checkpoint then holds only the small images, and can't
    * be restored here. Used by `migrateJob`.
    */
-  /** Called right before criu freezes the tree (for callers that time the downtime). */
-  onFreezing?: () => void;
   pageServer?: {
     /** Address the page server listens on (for migrate: 127.0.0.1, an ssh port forward). */
     address: string;
     /** Its TCP port. */
     port: number;
   };
+  /** Called right before criu freezes the tree (for callers that time the downtime). */
+  onFreezing?: () => void;
 }
 
 /** What `checkpointJob()` made. */
