@@ -8,6 +8,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { waitForSealer } from '@cryopipe/jobs';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { expect, it } from 'vitest';
 import { until } from '../../test/cli-harness.ts';
@@ -60,6 +61,8 @@ describeWith([root, criu], 'fault matrix: a dump that dies half-way', () => {
     const first = cli('checkpoint', 'killed', '--leave-running');
     expect(first.status, first.stderr).toBe(0);
     const cp1 = join(jobDir(home, id), 'checkpoints', '1');
+    // The background sealer rewrites checkpoint.json: the digest is taken after it.
+    expect(await waitForSealer(cp1, 60_000), 'the sealer to finish').toBe(true);
     const cp1Digest = digestTree(cp1);
 
     const second = start(['checkpoint', 'killed', '--leave-running']);
@@ -117,6 +120,7 @@ describeWith([root, criu], 'fault matrix: a dump that dies half-way', () => {
     const first = run(['checkpoint', 'full', '--leave-running'], { home: small });
     expect(first.status, first.stderr).toBe(0);
     const cp1 = join(jobDir(small, id), 'checkpoints', '1');
+    expect(await waitForSealer(cp1, 60_000), 'the sealer to finish').toBe(true);
     const cp1Digest = digestTree(cp1);
     const freeAfterFirst = statfsFree(small);
 

@@ -15,6 +15,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { waitForSealer } from '@cryopipe/jobs';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { expect, it } from 'vitest';
 import { slowCounter, until } from '../../test/cli-harness.ts';
@@ -49,6 +50,8 @@ describeWith([root, criu], 'fault matrix: every byte of outputs and inputs', () 
     expect(cp.status, cp.stderr).toBe(0);
     await until(() => processesWith(marker).length === 0, 'the dumped tree to be gone');
     const cpDir = join(home, 'jobs', started.json().id, 'checkpoints', '1');
+    // The background sealer rewrites checkpoint.json: digests are taken after it.
+    expect(await waitForSealer(cpDir, 60_000), 'the sealer to finish').toBe(true);
     return { out, cpDir };
   }
 
