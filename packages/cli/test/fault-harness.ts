@@ -255,11 +255,18 @@ export function processState(pid: number): { state: string; tracerPid: number } 
 /**
  * Starts a `sleep` that holds exactly `pid`: sets the kernel's last pid to
  * pid-1 and forks, retrying when another process on this busy machine takes
- * the number first. The caller kills it (by its pid).
+ * the number first. The caller kills it (by its pid). With `acceptTaken`, a
+ * pid some other process already holds is as good a collision: undefined.
  */
-export async function occupyPid(pid: number, attempts = 200): Promise<ChildProcess> {
+export async function occupyPid(
+  pid: number,
+  { attempts = 200, acceptTaken = false } = {},
+): Promise<ChildProcess | undefined> {
   for (let i = 0; i < attempts; i++) {
-    if (pidExists(pid)) throw new Error(`pid ${pid} is already taken (by ${cmdlineOf(pid)})`);
+    if (pidExists(pid)) {
+      if (acceptTaken) return undefined;
+      throw new Error(`pid ${pid} is already taken (by ${cmdlineOf(pid)})`);
+    }
     writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
     const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
     if (child.pid === pid) return child;

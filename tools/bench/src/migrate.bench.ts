@@ -12,6 +12,8 @@
  * and through ssh with the cipher migrate asks for.
  *
  *   pnpm --filter @cryopipe/bench exec tsx src/migrate.bench.ts   (root; SIZES=200,1024 ROUNDS=3)
+ *
+ * BENCH_QUICK=1: a 16 MiB job, one round, a 32 MiB link test (the CI smoke run).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,8 +21,10 @@ import { join } from 'node:path';
 import { type Host, killJobRoot, twoHosts } from '@cryopipe/testkit';
 import { machine, median } from './measure.ts';
 
-const SIZES = (process.env.SIZES ?? '200').split(',').map(Number);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const QUICK = process.env.BENCH_QUICK === '1';
+const SIZES = (process.env.SIZES ?? (QUICK ? '16' : '200')).split(',').map(Number);
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 3));
+const LINK_TEST_MIB = QUICK ? 32 : 256;
 const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');
 const remote = `${process.execPath} ${cliPath}`;
 const CIPHERS =
@@ -175,9 +179,9 @@ c.shutdown(socket.SHUT_WR); c.recv(1); print(time.monotonic() - t0)`;
 const ms = (n: number) => `${n.toFixed(0)} ms`;
 try {
   console.log(`machine: ${machine()}; ${ROUNDS} rounds, candidates alternating`);
-  const bw = await bandwidth(256);
+  const bw = await bandwidth(LINK_TEST_MIB);
   console.log(
-    `link (veth between two network namespaces), 256 MiB: plain TCP ${bw.tcp.toFixed(0)} MiB/s, ssh (${CIPHERS.split('=')[1]!.split(',')[0]}) ${bw.ssh.toFixed(0)} MiB/s`,
+    `link (veth between two network namespaces), ${LINK_TEST_MIB} MiB: plain TCP ${bw.tcp.toFixed(0)} MiB/s, ssh (${CIPHERS.split('=')[1]!.split(',')[0]}) ${bw.ssh.toFixed(0)} MiB/s`,
   );
   for (const mib of SIZES) {
     const candidates = [

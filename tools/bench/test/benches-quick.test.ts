@@ -111,6 +111,7 @@ interface QuickBench {
 const ffmpeg = binary('ffmpeg');
 const svt = binary('SvtAv1EncApp');
 const python = binary('python3');
+const sshd = binary('sshd');
 
 // Wall time of each quick run, measured here on the 2-core VM while other engineers'
 // builds and tests ran (load 5-17; four runs), is next to its timeout: at least 3x the
@@ -221,15 +222,50 @@ const benches: QuickBench[] = [
     },
   },
   {
+    file: 'tools/bench/src/migrate.bench.ts',
+    needs: [root, criu, python, sshd],
+    timeoutMs: 300_000, // sized from the migrate e2e file: 55 s quiet, 137 s at load 12
+    check(out) {
+      row(out, /^machine: .*; 1 rounds, candidates alternating$/);
+      row(
+        out,
+        /^link \(veth between two network namespaces\), 32 MiB: plain TCP \d+ MiB\/s, ssh \(.+\) \d+ MiB\/s$/,
+      );
+      row(
+        out,
+        /^downtime moving a 16 MiB job A→B, median of 1 \(frozen \/ transfer \/ restore\):$/,
+      );
+      for (const c of [
+        'cryopipe migrate',
+        'cryopipe migrate --via-archive',
+        'raw criu page-server',
+      ])
+        row(
+          out,
+          new RegExp(
+            `^ {2}${c.replace(/[-.]/g, '\\$&')} +\\d+ ms {2}\\(\\d+ ms / \\d+ ms / \\d+ ms\\)$`,
+          ),
+        );
+      ratioIn(lineOf(out, /^ {2}migrate vs raw criu: ratio [\d.]+×$/));
+    },
+  },
+  {
     file: 'tools/bench/src/startup.bench.ts',
     needs: [root],
     timeoutMs: 120_000, // 6.8-25.6 s (25.6 at load 16)
     check(out) {
       expect(out).toMatch(/^1 rounds, candidates alternating, medians$/m);
       expect(ratioIn(lineOf(out, /^ {2}node -e '' +\d+ ms/))).toBe(1);
-      for (const c of ['cryopipe --version', 'cryopipe --help', 'cryopipe ps \\(3 jobs\\)'])
-        ratioIn(lineOf(out, new RegExp(`^ {2}${c} +\\d+ ms`)));
-      expect(out.match(/^ {4}loads: /gm)).toHaveLength(3);
+      const commands = [
+        'cryopipe --version',
+        'cryopipe --help',
+        'cryopipe ps \\(3 jobs\\)',
+        'cryopipe logs j0',
+        'cryopipe wait j0',
+        'cryopipe restore --help',
+      ];
+      for (const c of commands) ratioIn(lineOf(out, new RegExp(`^ {2}${c} +\\d+ ms`)));
+      expect(out.match(/^ {4}loads: /gm)).toHaveLength(commands.length);
     },
   },
   {
