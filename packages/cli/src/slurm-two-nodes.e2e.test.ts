@@ -113,9 +113,19 @@ describeWith(
       cluster.run('scancel', ['--signal=USR1', '--batch', id]);
 
       // Requeued: hold it, move it to node2, release it.
-      await cluster.waitForJob(id, (j) => j.restarts >= 1 && j.state === 'PENDING', 'requeue', 60_000);
+      await cluster.waitForJob(
+        id,
+        (j) => j.restarts >= 1 && j.state === 'PENDING',
+        'requeue',
+        60_000,
+      );
       cluster.run('scontrol', ['hold', id]);
-      cluster.run('scontrol', ['update', `JobId=${id}`, `NodeList=${n2.name}`, `ExcNodeList=${cluster.node}`]);
+      cluster.run('scontrol', [
+        'update',
+        `JobId=${id}`,
+        `NodeList=${n2.name}`,
+        `ExcNodeList=${cluster.node}`,
+      ]);
       cluster.run('scontrol', ['release', id]);
 
       // The restored pipeline runs in node2's namespaces, not in this test's.
@@ -125,7 +135,10 @@ describeWith(
         encoders = jobPids(n2.name, id).filter((p) => ['ffmpeg', 'aomenc'].includes(comm(p)));
         if (encoders.length > 0) break;
         const j = cluster.job(id);
-        if (Date.now() > restored || !['PENDING', 'RUNNING', 'REQUEUED', 'CONFIGURING'].includes(j.state))
+        if (
+          Date.now() > restored ||
+          !['PENDING', 'RUNNING', 'REQUEUED', 'CONFIGURING'].includes(j.state)
+        )
           throw new Error(`no restored encoder on ${n2.name} (job ${JSON.stringify(j)})\n${log()}`);
         await new Promise((r) => setTimeout(r, 100));
       }

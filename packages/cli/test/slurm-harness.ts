@@ -8,6 +8,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -269,7 +270,9 @@ export class SlurmCluster {
       'ReturnToService=2',
       'MailProg=/bin/true',
       `NodeName=${this.node} NodeAddr=127.0.0.1 CPUs=8 RealMemory=4000 State=UNKNOWN`,
-      ...(n2 ? [`NodeName=${n2.name} NodeAddr=${n2.addr} CPUs=8 RealMemory=4000 State=UNKNOWN`] : []),
+      ...(n2
+        ? [`NodeName=${n2.name} NodeAddr=${n2.addr} CPUs=8 RealMemory=4000 State=UNKNOWN`]
+        : []),
       `PartitionName=main Nodes=${this.node}${n2 ? `,${n2.name}` : ''} Default=YES MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF`,
       `PartitionName=low Nodes=${this.node} MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=${grace}`,
       `PartitionName=high Nodes=${this.node} MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF`,
@@ -388,6 +391,7 @@ export class SlurmCluster {
     await new Promise((r) => setTimeout(r, 1000));
     for (const { child } of [...this.daemons].reverse()) await stopChild(child);
     this.killJobCgroups();
+    if (this.node2) removeCgroupTree(`/sys/fs/cgroup/freezer/slurm_${this.node2.name}`);
     this.removeSecondNodeNetwork();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -431,6 +435,15 @@ function cgroupPids(dir: string): number[] {
       if (e.isDirectory()) pids = pids.concat(cgroupPids(join(dir, e.name)));
   } catch {}
   return pids;
+}
+
+/** Removes an emptied cgroup v1 directory and its children, deepest first (rmdir: only empty ones go). */
+function removeCgroupTree(dir: string): void {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
+    rmdirSync(dir);
+  } catch {}
 }
 
 function comm(pid: number): string | undefined {
