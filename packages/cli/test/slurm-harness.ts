@@ -32,10 +32,11 @@ export interface SlurmClusterOptions {
   /** GraceTime of the preemptable partition `low`, seconds. */
   graceTime?: number;
   /**
-   * A second node, `node2`: another slurmd in a network namespace of its
-   * own (a veth pair, link-local addresses) and a UTS namespace of its own
-   * (hostname node2), sharing this machine's file system, so the job store
-   * is shared storage for both. Partition `main` then spans both nodes.
+   * A second node, `node2-XXXXXX` (random, so concurrent test runs never
+   * share its cgroups): another slurmd in a network namespace of its own
+   * (a veth pair, link-local addresses) and a UTS namespace of its own (its
+   * node name as hostname), sharing this machine's file system, so the job
+   * store is shared storage for both. Partition `main` then spans both.
    */
   secondNode?: boolean;
 }
@@ -194,7 +195,7 @@ export class SlurmCluster {
     const tag = randomBytes(3).toString('hex');
     const octet = 1 + (Number.parseInt(tag, 16) % 250);
     const n: SecondNode = {
-      name: 'node2',
+      name: `node2-${tag}`,
       netns: `cryopipe-${tag}`,
       addr: `169.254.${octet}.2`,
       hostAddr: `169.254.${octet}.1`,
