@@ -8,6 +8,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -30,6 +31,26 @@ export interface SlurmClusterOptions {
   proctrack?: 'cgroup' | 'linuxproc';
   /** GraceTime of the preemptable partition `low`, seconds. */
   graceTime?: number;
+  /**
+   * A second node, `node2-XXXXXX` (random, so concurrent test runs never
+   * share its cgroups): another slurmd in a network namespace of its own
+   * (a veth pair, link-local addresses) and a UTS namespace of its own (its
+   * node name as hostname), sharing this machine's file system, so the job
+   * store is shared storage for both. Partition `main` then spans both.
+   */
+  secondNode?: boolean;
+}
+
+/** The second node (option `secondNode`): its name, network namespace and address. */
+export interface SecondNode {
+  name: string;
+  /** The network namespace, as `ip netns` names it (/run/netns/NAME). */
+  netns: string;
+  /** node2's address on the veth pair; the controller is at `hostAddr`. */
+  addr: string;
+  hostAddr: string;
+  /** The host end of the veth pair (its peer lives in the namespace). */
+  veth: string;
 }
 
 /** A job as `scontrol show job` describes it. */
@@ -86,6 +107,8 @@ const CRED_EXPIRE_S = 5;
 
 export class SlurmCluster {
   private readonly daemons: { name: string; child: ChildProcess }[] = [];
+  /** The second node, when the option asked for one and it was set up. */
+  node2: SecondNode | undefined;
   private constructor(
     readonly dir: string,
     private readonly opts: SlurmClusterOptions,
@@ -115,6 +138,7 @@ export class SlurmCluster {
   }
 
   private async boot(): Promise<void> {
+    if (this.opts.secondNode) this.makeSecondNodeNetwork();
     for (const sub of ['state', 'spool', 'munge']) mkdirSync(join(this.dir, sub), { mode: 0o700 });
     chmodSync(join(this.dir, 'munge'), 0o755);
     const key = join(this.dir, 'munge', 'munge.key');
@@ -139,6 +163,70 @@ export class SlurmCluster {
     await this.until('slurmd', () =>
       /State=(IDLE|MIXED|ALLOCATED)/.test(this.run('scontrol', ['show', 'node', this.node])),
     );
+    if (this.node2) await this.bootSecondNode(this.node2);
+  }
+
+  /**
+   * node2's slurmd: nsenter joins the network namespace without a new mount
+   * namespace (`ip netns exec` would remount /sys and hide the cgroup v1
+   * hierarchies proctrack/cgroup needs); unshare gives it its own UTS
+   * namespace; every step execs, so the child's pid is slurmd's.
+   */
+  private async bootSecondNode(n: SecondNode): Promise<void> {
+    const slurmd = which('slurmd') ?? 'slurmd';
+    this.daemon('slurmd-node2', 'nsenter', [
+      `--net=/run/netns/${n.netns}`,
+      '--',
+      'unshare',
+      '--uts',
+      '--',
+      'sh',
+      '-c',
+      `hostname ${n.name} && exec "$0" -D -N ${n.name}`,
+      slurmd,
+    ]);
+    await this.until('slurmd-node2', () =>
+      /State=(IDLE|MIXED|ALLOCATED)/.test(this.run('scontrol', ['show', 'node', n.name])),
+    );
+  }
+
+  /** The network namespace and veth pair of node2: link-local 169.254.N.1 (host) and .2 (node2). */
+  private makeSecondNodeNetwork(): SecondNode {
+    const tag = randomBytes(3).toString('hex');
+    const octet = 1 + (Number.parseInt(tag, 16) % 250);
+    const n: SecondNode = {
+      name: `node2-${tag}`,
+      netns: `cryopipe-${tag}`,
+      addr: `169.254.${octet}.2`,
+      hostAddr: `169.254.${octet}.1`,
+      veth: `cp2h${tag}`,
+    };
+    const peer = `cp2n${tag}`;
+    this.node2 = n; // from here on, stop() removes what exists
+    const ip = (...args: string[]) =>
+      execFileSync(which('ip') ?? 'ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    ip('netns', 'add', n.netns);
+    ip('link', 'add', n.veth, 'type', 'veth', 'peer', 'name', peer);
+    ip('link', 'set', peer, 'netns', n.netns);
+    ip('addr', 'add', `${n.hostAddr}/30`, 'dev', n.veth);
+    ip('link', 'set', n.veth, 'up');
+    ip('-n', n.netns, 'addr', 'add', `${n.addr}/30`, 'dev', peer);
+    ip('-n', n.netns, 'link', 'set', peer, 'up');
+    ip('-n', n.netns, 'link', 'set', 'lo', 'up');
+    return n;
+  }
+
+  /** Removes node2's namespace and veth pair (deleting one end deletes both). */
+  private removeSecondNodeNetwork(): void {
+    const n = this.node2;
+    if (!n) return;
+    const ip = (...args: string[]) => {
+      try {
+        execFileSync(which('ip') ?? 'ip', args, { stdio: 'ignore' });
+      } catch {}
+    };
+    ip('link', 'del', n.veth);
+    ip('netns', 'del', n.netns);
   }
 
   private get mungeSocket(): string {
@@ -149,9 +237,12 @@ export class SlurmCluster {
   private writeConfig(): void {
     const d = this.dir;
     const grace = this.opts.graceTime ?? 20;
+    const n2 = this.node2;
+    // With a second node, the controller listens where node2 can reach it (the veth's host end).
+    const ctlAddr = n2 ? n2.hostAddr : '127.0.0.1';
     const conf = [
       `ClusterName=cryotest${this.ports[0]}`,
-      `SlurmctldHost=${this.node}(127.0.0.1)`,
+      `SlurmctldHost=${this.node}(${ctlAddr})`,
       `SlurmctldPort=${this.ports[0]}`,
       `SlurmdPort=${this.ports[1]}`,
       'AuthType=auth/munge',
@@ -160,11 +251,12 @@ export class SlurmCluster {
       'SlurmUser=root',
       'SlurmdUser=root',
       `StateSaveLocation=${join(d, 'state')}`,
-      `SlurmdSpoolDir=${join(d, 'spool')}`,
+      // Two slurmds on one file system: one spool directory and pid file each (%n: the node name).
+      `SlurmdSpoolDir=${join(d, 'spool')}${n2 ? '/%n' : ''}`,
       `SlurmctldPidFile=${join(d, 'slurmctld.pid')}`,
-      `SlurmdPidFile=${join(d, 'slurmd.pid')}`,
+      `SlurmdPidFile=${join(d, n2 ? 'slurmd-%n.pid' : 'slurmd.pid')}`,
       `SlurmctldLogFile=${join(d, 'slurmctld.log')}`,
-      `SlurmdLogFile=${join(d, 'slurmd.log')}`,
+      `SlurmdLogFile=${join(d, n2 ? 'slurmd-%n.log' : 'slurmd.log')}`,
       `ProctrackType=proctrack/${this.opts.proctrack ?? 'cgroup'}`,
       'TaskPlugin=task/none',
       'SelectType=select/cons_tres',
@@ -179,7 +271,10 @@ export class SlurmCluster {
       'ReturnToService=2',
       'MailProg=/bin/true',
       `NodeName=${this.node} NodeAddr=127.0.0.1 CPUs=8 RealMemory=4000 State=UNKNOWN`,
-      `PartitionName=main Nodes=${this.node} Default=YES MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF`,
+      ...(n2
+        ? [`NodeName=${n2.name} NodeAddr=${n2.addr} CPUs=8 RealMemory=4000 State=UNKNOWN`]
+        : []),
+      `PartitionName=main Nodes=${this.node}${n2 ? `,${n2.name}` : ''} Default=YES MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF`,
       `PartitionName=low Nodes=${this.node} MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=${grace}`,
       `PartitionName=high Nodes=${this.node} MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF`,
       '',
@@ -297,6 +392,8 @@ export class SlurmCluster {
     await new Promise((r) => setTimeout(r, 1000));
     for (const { child } of [...this.daemons].reverse()) await stopChild(child);
     this.killJobCgroups();
+    if (this.node2) removeCgroupTree(`/sys/fs/cgroup/freezer/slurm_${this.node2.name}`);
+    this.removeSecondNodeNetwork();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -320,10 +417,12 @@ export class SlurmCluster {
 
   /** Processes still in this node's job cgroups (slurmstepd, leftover stages) are the tests'. */
   private killJobCgroups(): void {
-    for (const pid of cgroupPids(`/sys/fs/cgroup/freezer/slurm_${this.node}`)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
+    for (const node of [this.node, ...(this.node2 ? [this.node2.name] : [])]) {
+      for (const pid of cgroupPids(`/sys/fs/cgroup/freezer/slurm_${node}`)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
     }
   }
 }
@@ -337,6 +436,15 @@ function cgroupPids(dir: string): number[] {
       if (e.isDirectory()) pids = pids.concat(cgroupPids(join(dir, e.name)));
   } catch {}
   return pids;
+}
+
+/** Removes an emptied cgroup v1 directory and its children, deepest first (rmdir: only empty ones go). */
+function removeCgroupTree(dir: string): void {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
+    rmdirSync(dir);
+  } catch {}
 }
 
 function comm(pid: number): string | undefined {
