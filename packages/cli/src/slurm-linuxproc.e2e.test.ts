@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { binary, criu, describeWith, root } from '@cryopipe/testkit';
+import { binary, childrenOf, criu, describeWith, root } from '@cryopipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliPath, useCli } from '../test/cli-harness.ts';
 import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts';
@@ -100,6 +100,9 @@ describeWith(
       expect(alive(tree)).toBe(true);
       await new Promise((r) => setTimeout(r, 1000));
       expect(statSync(out).size, 'the escaped pipeline still writes').toBeGreaterThanOrEqual(size);
+      // Kept from finishing on its own before the next run starts (requeue →
+      // start took up to 36 s under load): stopped, it is still a leftover.
+      for (const pid of treeOf(tree)) process.kill(pid, 'SIGSTOP');
       // The next run of the job kills the leftover, restores, and finishes.
       cluster.run('scontrol', ['requeue', id]);
       const done = await cluster.waitForJob(
@@ -115,3 +118,8 @@ describeWith(
     }, 400_000);
   },
 );
+
+/** `pid` and every descendant, from /proc. */
+function treeOf(pid: number): number[] {
+  return [pid, ...childrenOf(pid).flatMap(treeOf)];
+}

@@ -5,6 +5,7 @@ import { startJob } from '../pipeline/start-job.ts';
 import { restoreJob } from '../restore/restore-job.ts';
 import { startPeriodicCheckpointer } from '../schedule/periodic-checkpointer.ts';
 import type { JobRecord, JobSchedule, JobStore } from '../store/job-store.ts';
+import { jobProcesses } from '../store/live-root.ts';
 import { jobLiveness, liveRoot } from '../store/liveness.ts';
 import { waitForJob } from '../store/wait-job.ts';
 import { parseScontrol, scontrol, slurmSeconds } from './scontrol.ts';
@@ -224,8 +225,13 @@ async function killLeftover(
   }
   log(`killing the pipeline an earlier run of Slurm job ${env.jobId} left behind (pid ${pid})`);
   killTree(pid);
+  // Stages can outlive their launcher for a moment (or for good, if they left
+  // its process group): every process writing into the job's run or logs
+  // directory goes too, or the restore finds them and refuses.
+  const leftovers = () => jobProcesses(store.jobDir(job.id));
   const deadline = Date.now() + 10_000;
-  while (liveRoot(store, job) !== undefined) {
+  while (liveRoot(store, job) !== undefined || leftovers().length > 0) {
+    for (const stage of leftovers()) if (stage > 1) killPid(stage);
     if (Date.now() > deadline) {
       throw new JobError(
         `the leftover pipeline of job ${job.id} (pid ${pid}) did not die`,
@@ -234,6 +240,15 @@ async function killLeftover(
       );
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** SIGKILL to one process that may already be gone. */
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone already.
   }
 }
 
