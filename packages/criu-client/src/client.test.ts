@@ -6,6 +6,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   statSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -278,7 +279,7 @@ describeWith([root, criu], 'CriuClient over criu swrk', () => {
       expect(err.request).toBe('PAGE_SERVER');
       // Only the first server holds the port, and it is still serving.
       expect(socketOwners(listeningSocketInodes(first.port))).toEqual([first.pid]);
-      expect(pageServerPids()).toEqual([first.pid]);
+      expect(pageServerPids(dir)).toEqual([first.pid]);
     } finally {
       await first.stop();
     }
@@ -328,13 +329,35 @@ function cliHasFeature(name: string): boolean {
 }
 
 /** Live (non-zombie) processes criu titled as page servers. */
-function pageServerPids(): number[] {
+/**
+ * Page servers of this test: criu page-server processes holding a descriptor
+ * under `within` (their images directory). Other test files run page servers
+ * of their own at the same time (migrate), which are none of this test's.
+ */
+function pageServerPids(within: string): number[] {
+  const holdsDirUnder = (pid: number) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`${within}/`);
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  };
   return readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
     .map(Number)
     .filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('page-server') && isAlive(pid);
+        return (
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('page-server') &&
+          isAlive(pid) &&
+          holdsDirUnder(pid)
+        );
       } catch {
         return false;
       }
