@@ -20,6 +20,10 @@ import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts'
 
 const SHORT = 240;
 const LONG = 400;
+// Case 5's TERM comes only at GraceTime's end, after slurmctld's preemption
+// pass: a 240-frame encode alone on the machine (~10 s) once finished first
+// and Slurm recorded TIMEOUT. This one runs ~3× longer.
+const LONGEST = 720;
 
 interface Case {
   name: string;
@@ -70,7 +74,7 @@ describeWith(
       symlinkSync(cliPath, join(bin, 'cryopipe'));
       cluster = await SlurmCluster.start({ preemptSendUserSignal: true });
       // Uninterrupted references, encoded while the jobs run.
-      for (const frames of [SHORT, LONG]) refs.set(frames, referenceEncode(dir, frames));
+      for (const frames of [SHORT, LONG, LONGEST]) refs.set(frames, referenceEncode(dir, frames));
     }, 60_000);
     afterAll(async () => {
       await cluster?.stop();
@@ -357,7 +361,7 @@ describeWith(
             .catch(() => {});
       }
       cluster.reconfigure({ preemptSendUserSignal: false, graceTime: 5 });
-      const c = submit('graceterm', SHORT, ['--partition=low', '--cpus-per-task=4']);
+      const c = submit('graceterm', LONGEST, ['--partition=low', '--cpus-per-task=4']);
       await encoding(c);
       cluster.sbatch([
         '--partition=high',
