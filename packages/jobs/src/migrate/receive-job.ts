@@ -6,6 +6,8 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statfsSync,
@@ -479,6 +481,23 @@ function stageJob(
   return { record, cpDir: join(stagedJob, 'checkpoints', String(restore.checkpoint)) };
 }
 
+/** Whether process `pid` has a descriptor open on `dir` or anything under it. */
+function holdsFileUnder(pid: number, path: string): boolean {
+  try {
+    const dir = realpathSync(path); // /proc's links name real paths
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        return target === dir || target.startsWith(`${dir}/`);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 /** Staging directories of receives that died (SIGKILL): removed, with a page server they left. */
 function removeDeadStaging(jobsDir: string): void {
   for (const name of readdirSync(jobsDir)) {
@@ -487,7 +506,14 @@ function removeDeadStaging(jobsDir: string): void {
     const dir = join(jobsDir, name);
     try {
       const pid = Number(readFileSync(join(dir, 'page-server.pid'), 'utf8'));
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'criu') process.kill(pid, 'SIGKILL');
+      // Only while that pid is still this staging's page server (it holds its
+      // pages directory open): a recorded pid may since be any other criu.
+      if (
+        pid > 1 &&
+        readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'criu' &&
+        holdsFileUnder(pid, dir)
+      )
+        process.kill(pid, 'SIGKILL');
     } catch {
       // No page server recorded, or it is gone.
     }
