@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childrenOf } from './proc.ts';
 
 /**
  * Two "hosts" on one machine for tests that move jobs between machines:
@@ -244,6 +245,17 @@ async function listening(
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
+  // Its sessions first (`sshd: root@notty` and what runs under them): sshd
+  // leaves them running when it stops, re-parented to PID 1.
+  const descendants = (pid: number): number[] =>
+    childrenOf(pid).flatMap((c) => [c, ...descendants(c)]);
+  for (const pid of child.pid ? descendants(child.pid) : []) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
