@@ -6,4 +6,9 @@ export default defineConfig({
   // `images` is the @cryopipe/criu-client/images subpath: a pure decoder,
   // no native addon, no criu binary.
   entry: { index: 'src/index.ts', images: 'src/images/index.ts' },
+  // @bufbuild/protobuf is ~70 ES modules: resolving and linking them cost
+  // every cryopipe command ~110 ms before it could send one request (BENCHMARKS.md,
+  // "Start-up cost per command"). Bundled, they are one module of what we use.
+  // It stays a dependency for the declarations' types.
+  noExternal: ['@bufbuild/protobuf'],
 });

@@ -58,6 +58,25 @@ describeWith([root, criu], 'CriuClient over criu swrk', () => {
     expect(await client.version()).toEqual(version);
   });
 
+  it('trusts a version given to swrk(): version() answers it and dumps are checked against it', async () => {
+    dir = tempDir();
+    const real = await client.version();
+    const known = CriuClient.swrk({ version: real });
+    const old = CriuClient.swrk({ version: { ...real, major: 2, minor: 9, text: '2.9' } });
+    try {
+      expect(await known.version()).toBe(real);
+      // The check uses the given version: no criu would refuse this dump itself.
+      const err = (await old
+        .dump({ pid: process.pid, imagesDir: images('old'), leaveRunning: true })
+        .catch((e: unknown) => e)) as CriuError;
+      expect(CriuError.is(err) && err.code).toBe('CRIU_TOO_OLD');
+      expect(err.message).toContain('CRIU 2.9');
+    } finally {
+      known.close();
+      old.close();
+    }
+  });
+
   it('runs criu check', async () => {
     dir = tempDir();
     await expect(client.check()).resolves.toBeUndefined();

@@ -42,6 +42,9 @@ describe('finding the page server daemon from /proc', () => {
     expect(findPageServerPid(33091, root)).toBe(100);
     // Owner of a listener, but not a page server: never returned (so never killed).
     expect(findPageServerPid(2024, root)).toBeUndefined();
+    // A listener that was there before a request is never the request's.
+    expect(findPageServerPid(33091, root, new Set(['27487', '27600']))).toBeUndefined();
+    expect(findPageServerPid(33091, root, new Set(['27600']))).toBe(100);
   });
 
   it('copes with a kernel without IPv6', () => {

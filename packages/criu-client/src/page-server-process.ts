@@ -84,8 +84,14 @@ function isPageServer(pid: number, port: number, procRoot: string): boolean {
  * no such process holds a listening socket on it (it already accepted its
  * one connection and closed the listener, or it died).
  */
-export function findPageServerPid(port: number, procRoot = '/proc'): number | undefined {
-  const owners = socketOwners(listeningSocketInodes(port, procRoot), procRoot);
+export function findPageServerPid(
+  port: number,
+  procRoot = '/proc',
+  /** Listening sockets to ignore: those that were there before a request. */
+  except: ReadonlySet<string> = new Set(),
+): number | undefined {
+  const inodes = new Set([...listeningSocketInodes(port, procRoot)].filter((i) => !except.has(i)));
+  const owners = socketOwners(inodes, procRoot);
   return owners.find((pid) => isPageServer(pid, port, procRoot));
 }
 

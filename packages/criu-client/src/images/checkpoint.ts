@@ -319,8 +319,16 @@ export async function readImages(dir: string): Promise<AnyImage[]> {
   const out: AnyImage[] = [];
   for (const name of names) {
     const path = join(dir, name);
-    if (!(await stat(path)).isFile()) continue;
-    out.push(await loadImage(path, name));
+    try {
+      if (!(await stat(path)).isFile()) continue;
+      out.push(await loadImage(path, name));
+    } catch (err) {
+      // A file that went away after readdir was not one of criu's images
+      // (criu is done with a directory before anyone reads it): a tool's
+      // pid or temporary file, such as a background sealer's.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
   }
   return out;
 }

@@ -2,7 +2,15 @@
 // the same source as criu by scripts/provision-criu.sh): every field we
 // declare must equal crit's, for every image of both checkpoints.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { binary, criu, describeWith, root } from '@cryopipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -183,6 +191,19 @@ describeWith([root, criu, crit], 'image decoder on real checkpoints, against cri
       expect(m.delta.private).toBe(m.after!.private - m.before!.private);
     }
     expect(diffCheckpoints(first, first)).toMatchObject({ files: [], pipes: [] });
+  });
+
+  it('reads a directory in which a file vanishes after the listing (a sealer pid file)', async () => {
+    // A dangling symlink is the deterministic stand-in: readdir lists it,
+    // stat finds nothing, as for a file removed between the two.
+    const gone = join(checkpoints[0]!, 'seal.pid');
+    symlinkSync(join(checkpoints[0]!, 'no-such-file'), gone);
+    try {
+      const again = await readCheckpoint(checkpoints[0]!);
+      expect(again).toEqual(first);
+    } finally {
+      rmSync(gone, { force: true });
+    }
   });
 });
 

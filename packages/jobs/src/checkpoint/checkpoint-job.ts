@@ -12,7 +12,7 @@ import { imageIdentities } from '../integrity/image-manifest.ts';
 import { PRE_DUMP_DIR, restrictToOwner } from '../integrity/image-safety.ts';
 import { startSealer } from '../integrity/seal.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
-import { criuTracksMemory } from '../machine/machine-facts.ts';
+import { criuTracksMemory, criuVersion } from '../machine/machine-facts.ts';
 import { machineId } from '../machine/machine-id.ts';
 import {
   meterDirectory,
@@ -375,7 +375,7 @@ async function dump(
   const { shellJob, imagesDir, leaveRunning } = opts;
   let preDump: PreDumpDecision = { used: false, why: 'not decided' };
   try {
-    const version = (await criu.version()).text;
+    const version = (await criuVersion(criu, opts.home)).text;
     preDump = await decidePreDump(criu, opts.preDump, version, opts.home);
     if (preDump.used) {
       progress(`pre-dumping the memory of job ${job.id} while it runs…`);

@@ -1,6 +1,6 @@
-import { CriuClient, CriuError } from '@cryopipe/criu-client';
+import { CriuClient, CriuError, findCriu } from '@cryopipe/criu-client';
 import { JobError } from '../errors.ts';
-import { hardwareBreakpoints } from './machine-facts.ts';
+import { hardwareBreakpoints, knownCriuVersion } from './machine-facts.ts';
 
 /**
  * Fails before anything happens when not root: CRIU needs CAP_SYS_ADMIN,
@@ -19,13 +19,20 @@ export function requireRoot(operation: string): void {
 
 /**
  * A criu client for one request, with errors turned into CLI errors that say
- * what to do. Whether criu must avoid hardware breakpoints comes from the
- * per-boot facts in `home` rather than a fresh probe each time.
+ * what to do. Whether criu must avoid hardware breakpoints, and criu's
+ * version, come from the per-boot facts in `home` rather than a fresh probe
+ * and a VERSION request each time.
  */
 export function openCriu(home: string): CriuClient {
   requireRoot('checkpoint and restore');
   try {
-    return CriuClient.swrk({ disableBreakpoints: hardwareBreakpoints(home) === 'broken' });
+    const criuPath = findCriu();
+    const version = knownCriuVersion(home, criuPath);
+    return CriuClient.swrk({
+      criuPath,
+      disableBreakpoints: hardwareBreakpoints(home) === 'broken',
+      ...(version ? { version } : {}),
+    });
   } catch (err) {
     if (CriuError.is(err))
       throw new JobError(

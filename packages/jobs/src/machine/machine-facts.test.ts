@@ -1,11 +1,23 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CriuClient, probeHardwareBreakpoints } from '@cryopipe/criu-client';
+import { CriuClient, findCriu, probeHardwareBreakpoints } from '@cryopipe/criu-client';
 import { criu, describeWith, root } from '@cryopipe/testkit';
 import { afterAll, expect, it } from 'vitest';
-import { criuTracksMemory, hardwareBreakpoints } from './machine-facts.ts';
+import {
+  criuTracksMemory,
+  criuVersion,
+  hardwareBreakpoints,
+  knownCriuVersion,
+} from './machine-facts.ts';
 
 describeWith([root, criu], "the machine's facts, kept per boot", () => {
   const home = mkdtempSync(join(tmpdir(), 'cryopipe-facts-'));
@@ -35,6 +47,30 @@ describeWith([root, criu], "the machine's facts, kept per boot", () => {
       JSON.stringify({ bootId: 'another-boot', criu: { version, memTrack: !witness } }),
     );
     expect(await criuTracksMemory(client, version, home)).toBe(witness);
+  });
+
+  it("keeps criu's version for the binary it asked, until that file changes", async () => {
+    // A copy of criu, so the test can change "the binary" without touching the real one.
+    const bin = join(home, 'criu');
+    copyFileSync(findCriu(), bin);
+    const asked = CriuClient.swrk({ criuPath: bin });
+    try {
+      rmSync(file, { force: true });
+      expect(knownCriuVersion(home, bin)).toBeUndefined();
+      const version = await criuVersion(asked, home);
+      expect(version.text).toBe((await client.version()).text);
+      expect(knownCriuVersion(home, bin)).toEqual(version);
+      // Another binary at another path, or this file changed (a reinstall): unknown again.
+      expect(knownCriuVersion(home, findCriu())).toBeUndefined();
+      utimesSync(bin, new Date(), new Date(Date.now() + 5_000));
+      expect(knownCriuVersion(home, bin)).toBeUndefined();
+      // Another boot forgets it too.
+      await criuVersion(asked, home);
+      writeFileSync(file, JSON.stringify({ ...facts(), bootId: 'another-boot' }));
+      expect(knownCriuVersion(home, bin)).toBeUndefined();
+    } finally {
+      asked.close();
+    }
   });
 
   it('probes hardware breakpoints once per boot, keeping what else it knows', async () => {

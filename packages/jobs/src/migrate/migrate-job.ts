@@ -21,6 +21,7 @@ import { resumeStoppedTree } from '../checkpoint/stopped-tree.ts';
 import { recordTreeFiles } from '../checkpoint/tree-files.ts';
 import { JobError } from '../errors.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
+import { criuVersion } from '../machine/machine-facts.ts';
 import { noProgress, type Progress } from '../progress.ts';
 import { isWithin } from '../restore/relocation.ts';
 import { restoreJob } from '../restore/restore-job.ts';
@@ -261,9 +262,12 @@ async function criuFacts(home: string): Promise<{ criuVersion: string; cpuinfo: 
   const criu = openCriu(home);
   const dir = mkdtempSync(join(tmpdir(), 'cryopipe-cpuinfo-'));
   try {
-    const criuVersion = (await criu.version()).text;
+    const criuVersionText = (await criuVersion(criu, home)).text;
     await criu.cpuinfoDump({ imagesDir: dir });
-    return { criuVersion, cpuinfo: readFileSync(join(dir, 'cpuinfo.img')).toString('base64') };
+    return {
+      criuVersion: criuVersionText,
+      cpuinfo: readFileSync(join(dir, 'cpuinfo.img')).toString('base64'),
+    };
   } finally {
     criu.close();
     rmSync(dir, { recursive: true, force: true });

@@ -30,6 +30,7 @@ import { readCheckpointMeta } from '../checkpoint/checkpoint-meta.ts';
 import { JobError } from '../errors.ts';
 import { hashImages, imageIdentities } from '../integrity/image-manifest.ts';
 import { describeCriuError, openCriu, requireRoot } from '../machine/criu.ts';
+import { criuVersion } from '../machine/machine-facts.ts';
 import { noProgress, type Progress } from '../progress.ts';
 import { restoreJob } from '../restore/restore-job.ts';
 import { mkdirPrivate } from '../store/home.ts';
@@ -286,7 +287,7 @@ async function checkMachine(
   hello: HelloMessage,
   staging: string,
 ): Promise<string> {
-  const version = (await criu.version()).text;
+  const version = (await criuVersion(criu, store.home)).text;
   if (version !== hello.criuVersion)
     throw new JobError(
       `the destination has criu ${version}, the source criu ${hello.criuVersion}: images restore only with the criu that wrote them`,

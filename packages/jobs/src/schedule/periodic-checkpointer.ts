@@ -7,7 +7,7 @@ import { applyRetention } from '../checkpoint/retention.ts';
 import { JobError } from '../errors.ts';
 import { formatBytes, formatDuration } from '../format.ts';
 import { openCriu } from '../machine/criu.ts';
-import { criuTracksMemory } from '../machine/machine-facts.ts';
+import { criuTracksMemory, criuVersion } from '../machine/machine-facts.ts';
 import { mkdirPrivate } from '../store/home.ts';
 import { type JobSchedule, type JobStore, writeJsonAtomic } from '../store/job-store.ts';
 import { liveRoot } from '../store/liveness.ts';
@@ -193,7 +193,7 @@ async function preDumpSupport(home: string): Promise<string> {
   try {
     const criu = openCriu(home);
     try {
-      const version = (await criu.version()).text;
+      const version = (await criuVersion(criu, home)).text;
       return (await criuTracksMemory(criu, version, home))
         ? 'criu tracks dirty memory here: each checkpoint pre-dumps while the job runs, then freezes it only to write what changed'
         : 'no memory tracking here (no soft-dirty): every checkpoint is a full dump, the job frozen while its memory is written';
