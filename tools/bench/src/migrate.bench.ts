@@ -22,7 +22,7 @@ import { type Host, killJobRoot, twoHosts } from '@cryopipe/testkit';
 import { machine, median } from './measure.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const SIZES = (process.env.SIZES ?? (QUICK ? '16' : '200')).split(',').map(Number);
+const SIZES = (process.env.SIZES ?? (QUICK ? '16' : '200,1024')).split(',').map(Number);
 const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 3));
 const LINK_TEST_MIB = QUICK ? 32 : 256;
 const cliPath = join(import.meta.dirname, '../../../packages/cli/dist/cli.js');

@@ -6,7 +6,7 @@
  * round) and the document goes to stdout instead: a smoke run of them all.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { machine } from './measure.ts';
 
@@ -51,7 +51,7 @@ const benches: { title: string; filter: string; what: string; script?: string }[
     title: 'Moving a running job to another machine: migrate against the archive path and raw criu',
     filter: '@cryopipe/bench',
     script: 'src/migrate.bench.ts',
-    what: 'issue 19: a 200 MiB job moved between two network namespaces on a veth (one sshd each): `cryopipe migrate` (page server through the ssh connection), `--via-archive`, and raw criu page-server migration over plain TCP; the link measured in the same run (targets: ≤ 1.5 s, ≤ 1.2× raw criu)',
+    what: 'issue 19: 200 MiB and 1 GiB jobs moved between two network namespaces on a veth (one sshd each): `cryopipe migrate` (page server through the ssh connection), `--via-archive`, and raw criu page-server migration over plain TCP; the link measured in the same run (targets: ≤ 1.5 s, ≤ 1.2× raw criu)',
   },
   {
     title: '@cryopipe/procfs: full /proc scan',
@@ -70,6 +70,23 @@ const benches: { title: string; filter: string; what: string; script?: string }[
   },
 ];
 
+/**
+ * What a run's numbers mean (the bounds, what was tried) is written by
+ * hand in tools/bench/notes/<bench>.md and kept under its section, so a new
+ * run replaces the numbers without losing the analysis. Notes quote the
+ * run they were written from; a rerun that changes the picture needs them
+ * revised.
+ */
+function notes(b: { filter: string; script?: string }): string {
+  const name = b.script
+    ? b.script.replace(/^src\//, '').replace(/\.bench\.ts$/, '')
+    : b.filter === '@cryopipe/bench'
+      ? 'checkpoint' // the package's default bench: src/checkpoint.bench.ts
+      : b.filter.replace(/^@cryopipe\//, '');
+  const path = join(import.meta.dirname, '../notes', `${name}.md`);
+  return existsSync(path) ? `\n${readFileSync(path, 'utf8').trim()}\n` : '';
+}
+
 const sections: string[] = [];
 for (const b of benches) {
   const args = b.script ? ['exec', 'tsx', b.script] : ['bench'];
@@ -83,7 +100,7 @@ for (const b of benches) {
   const output = `${r.stdout}${r.status === 0 ? '' : `\n(exited ${r.status})\n${r.stderr}`}`.trim();
   process.stderr.write(`${output}\n\n`);
   sections.push(
-    `## ${b.title}\n\n${b.what}.\n\n\`\`\`sh\n${cmd}\n\`\`\`\n\n\`\`\`\n${output}\n\`\`\`\n`,
+    `## ${b.title}\n\n${b.what}.\n\n\`\`\`sh\n${cmd}\n\`\`\`\n\n\`\`\`\n${output}\n\`\`\`\n${notes(b)}`,
   );
 }
 
