@@ -36,7 +36,9 @@ describeWith([root, criu], 'cryopipe checkpoint --staging-dir and --pre-dump', (
     expect(readdirSync(images)).toEqual(expect.arrayContaining(['pstree.img', 'checkpoint.json']));
     expect(statSync(images).mode & 0o777).toBe(0o700);
     const human = cli('checkpoint', id, '--leave-running', '--staging-dir', staging);
-    expect(human.stdout).toMatch(/frozen [\d.]+ m?s \(freezing .*, memdump .*, memwrite .*\)/);
+    expect(human.stdout).toMatch(
+      /frozen [\d.]+ m?s \(freezing .*, memdump .*, memwrite .*, cryopipe [\d.]+ m?s\)/,
+    );
     expect(human.stdout).toMatch(/images moved from .* after the job resumed/);
 
     // Crash after the first checkpoint, come back from it: the staged images are complete.

@@ -14,6 +14,7 @@ import {
   twoHosts,
 } from '@cryopipe/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aomenc } from '../../examples/src/encoders.ts';
 import { cliPath, until } from '../test/cli-harness.ts';
 
 // `cryopipe migrate` between two "hosts" (network namespaces joined by a
@@ -26,34 +27,7 @@ const FRAMES = 180;
  * to be quick. ffmpeg -re paces it at 12 frames a second, so it runs ~15 s
  * however fast the machine is: long enough for two moves, cheap on CPU.
  */
-const encode = (out: string) => [
-  'ffmpeg',
-  '-nostdin',
-  '-loglevel',
-  'error',
-  '-re',
-  '-f',
-  'lavfi',
-  '-i',
-  'testsrc2=size=320x240:rate=12',
-  '-frames:v',
-  String(FRAMES),
-  '-pix_fmt',
-  'yuv420p',
-  '-f',
-  'yuv4mpegpipe',
-  '-',
-  '|',
-  'aomenc',
-  '--passes=1',
-  '--threads=1',
-  '--cpu-used=6',
-  '--ivf',
-  '-q',
-  '-o',
-  out,
-  '-',
-];
+const encode = (out: string) => aomenc.pipeline(out, FRAMES, { realTimeFps: 12 });
 
 const remote = `${process.execPath} ${cliPath}`;
 

@@ -15,6 +15,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { which } from '@cryopipe/testkit';
+import { aomenc } from '../../examples/src/encoders.ts';
 
 /**
  * A real one-node Slurm cluster for tests: Debian's slurm-wlm and munge,
@@ -62,33 +63,7 @@ export interface SlurmJobInfo {
 }
 
 /** A real, deterministic encode as `cryopipe` pipeline argv: ffmpeg testsrc2 → y4m → aomenc, small and fast. */
-export const encode = (out: string, frames: number) => [
-  'ffmpeg',
-  '-nostdin',
-  '-loglevel',
-  'error',
-  '-f',
-  'lavfi',
-  '-i',
-  'testsrc2=size=320x240:rate=24',
-  '-frames:v',
-  String(frames),
-  '-pix_fmt',
-  'yuv420p',
-  '-f',
-  'yuv4mpegpipe',
-  '-',
-  '|',
-  'aomenc',
-  '--passes=1',
-  '--threads=1',
-  '--cpu-used=8',
-  '--ivf',
-  '-q',
-  '-o',
-  out,
-  '-',
-];
+export const encode = (out: string, frames: number) => aomenc.pipeline(out, frames, { speed: 8 });
 
 /** An uninterrupted run of the same encode through a plain shell pipeline: its output. */
 export function referenceEncode(dir: string, frames: number): Promise<Buffer> {

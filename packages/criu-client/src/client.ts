@@ -129,6 +129,7 @@ export class CriuClient {
   #session: Connection | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #version: VersionInfo | undefined;
+  #givenVersion: VersionInfo | undefined;
 
   private constructor(transport: Transport, criuPath: string | undefined) {
     this.#transport = transport;
@@ -144,7 +145,7 @@ export class CriuClient {
       env.CRIU_FAULT = '130';
     }
     const client = new CriuClient(new SwrkTransport(criuPath, env), criuPath);
-    if (options.version) client.#version = options.version;
+    if (options.version) client.#version = client.#givenVersion = options.version;
     return client;
   }
 
@@ -163,9 +164,9 @@ export class CriuClient {
     return this.#criuPath;
   }
 
-  /** criu's version: asked once, on the kept-open session, unless given to swrk(). */
+  /** criu's version: asked on the kept-open session, unless it was given to swrk(). */
   async version(): Promise<VersionInfo> {
-    if (this.#version) return this.#version;
+    if (this.#givenVersion) return this.#givenVersion;
     const resp = await this.#request({ type: criu_req_type.VERSION, session: 'keep-open' });
     const v = resp.version;
     if (!v)
@@ -348,7 +349,7 @@ export class CriuClient {
     assertRoot();
     if (this.#transport.kind === 'swrk') {
       // Asked once per client (or given to swrk()), checked before every request.
-      assertSupportedVersion(await this.version(), this.#criuPath ?? 'criu');
+      assertSupportedVersion(this.#version ?? (await this.version()), this.#criuPath ?? 'criu');
     }
     return this.#withDirs(type, logName, opts, hooks, undefined);
   }

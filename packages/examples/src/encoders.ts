@@ -9,7 +9,18 @@
 export interface Encoder {
   name: 'aomenc' | 'SvtAv1EncApp';
   /** The pipeline as `cryopipe run` argv (operators as separate words). */
-  pipeline(output: string, frames: number): string[];
+  pipeline(output: string, frames: number, options?: EncodeOptions): string[];
+}
+
+/** Variations of the same deterministic encode, for tests that need them. */
+export interface EncodeOptions {
+  /** The encoder's speed preset (aomenc --cpu-used, default 6): 8 is faster, output differs. */
+  speed?: number;
+  /**
+   * Frames per second ffmpeg produces in real time (-re with this rate):
+   * the encode then lasts frames / fps seconds however fast the machine is.
+   */
+  realTimeFps?: number;
 }
 
 /** A `cryopipe run` argv cut at its `|` words: one argv per stage (for @cryopipe/spawn or a shell). */
@@ -22,15 +33,16 @@ export function stagesOf(pipeline: readonly string[]): string[][] {
   return stages;
 }
 
-const source = (size: string, frames: number) => [
+const source = (size: string, frames: number, realTimeFps?: number) => [
   'ffmpeg',
   '-nostdin',
   '-loglevel',
   'error',
+  ...(realTimeFps === undefined ? [] : ['-re']),
   '-f',
   'lavfi',
   '-i',
-  `testsrc2=size=${size}:rate=24`,
+  `testsrc2=size=${size}:rate=${realTimeFps ?? 24}`,
   '-frames:v',
   String(frames),
   '-pix_fmt',
@@ -42,13 +54,13 @@ const source = (size: string, frames: number) => [
 
 export const aomenc: Encoder = {
   name: 'aomenc',
-  pipeline: (output, frames) => [
-    ...source('320x240', frames),
+  pipeline: (output, frames, options = {}) => [
+    ...source('320x240', frames, options.realTimeFps),
     '|',
     'aomenc',
     '--passes=1',
     '--threads=1',
-    '--cpu-used=6',
+    `--cpu-used=${options.speed ?? 6}`,
     '--ivf',
     '-q',
     '-o',
@@ -59,14 +71,14 @@ export const aomenc: Encoder = {
 
 export const svtAv1: Encoder = {
   name: 'SvtAv1EncApp',
-  pipeline: (output, frames) => [
-    ...source('640x360', frames),
+  pipeline: (output, frames, options = {}) => [
+    ...source('640x360', frames, options.realTimeFps),
     '|',
     'SvtAv1EncApp',
     '--lp',
     '1',
     '--preset',
-    '8',
+    String(options.speed ?? 8),
     '--progress',
     '0',
     '-i',

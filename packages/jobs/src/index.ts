@@ -58,8 +58,6 @@ export {
   formatFindings,
   type Severity,
 } from './diagnose/diagnosis.ts';
-export { JobError, type JobErrorCode } from './errors.ts';
-export { formatBytes, formatDuration } from './format.ts';
 export {
   checkFile,
   type FileCheck,
@@ -69,12 +67,7 @@ export {
   recordFile,
 } from './integrity/file-state.ts';
 export { assertImagesPrivate } from './integrity/image-safety.ts';
-export {
-  isSealed,
-  runningSealer,
-  sealCheckpoint,
-  waitForSealer,
-} from './integrity/seal.ts';
+export { runningSealer, sealCheckpoint, waitForSealer } from './integrity/seal.ts';
 // The machine: root, criu.
 export { requireRoot } from './machine/criu.ts';
 // Moving a running job to another machine.
@@ -84,7 +77,6 @@ export { toSpawnSpec } from './pipeline/pipeline-spec.ts';
 // Pipelines.
 export {
   type PipelineSyntax,
-  PipelineSyntaxError,
   parsePipelineArgv,
   parsePipelineString,
   type Redirection,
@@ -97,10 +89,8 @@ export {
   noMeter,
   noProgress,
   type Progress,
-  type ProgressEvent,
   type ProgressMeter,
 } from './progress.ts';
-export { isWithin } from './restore/relocation.ts';
 export { type RestoreOptions, type RestoreOutcome, restoreJob } from './restore/restore-job.ts';
 // Periodic checkpoints.
 export {
@@ -116,7 +106,6 @@ export {
   parseKeep,
 } from './schedule/schedule-duration.ts';
 export { parseSchedule } from './schedule/schedule-options.ts';
-export { type ScheduleSummary, scheduleSummary } from './schedule/schedule-summary.ts';
 export { setSchedule } from './schedule/set-schedule.ts';
 // Slurm: a pipeline as the main process of a batch job.
 export {
@@ -154,24 +143,5 @@ export {
   type SlurmRunEnd,
   type SlurmRunRecord,
 } from './slurm/slurm-record.ts';
-// The job store.
-export { cryopipeHome } from './store/home.ts';
-export {
-  type CheckpointRecord,
-  type JobPhase,
-  type JobRecord,
-  type JobRef,
-  type JobSchedule,
-  JobStore,
-} from './store/job-store.ts';
-export { withProcScan } from './store/live-root.ts';
-export {
-  isJobRoot,
-  type JobState,
-  jobLiveness,
-  jobState,
-  type Liveness,
-  liveRoot,
-} from './store/liveness.ts';
-export { acquireLock, type LockHolder } from './store/lock.ts';
-export { waitForJob } from './store/wait-job.ts';
+// The job store: everything @cryopipe/jobs/store has, the same bindings.
+export * from './store-entry.ts';

@@ -35,6 +35,8 @@ interface Checkpoint {
   checkpoint: number;
   moveMs?: number;
   frozenMs?: number;
+  /** Our post-dump hook's share of frozenMs. */
+  hookMs?: number;
   dumpMs: number;
   imageBytes: number;
   stats?: {
@@ -83,13 +85,13 @@ try {
     `\n${taken.length} live checkpoints of ffmpeg | SvtAv1EncApp --lp 1 (640x360, ${FRAMES} frames), job: ${waited.trim()}`,
   );
   console.log(
-    '  #  images to      frozen   freezing  memdump  memwrite  whole dump  move after  images',
+    '  #  images to      frozen   freezing  memdump  memwrite  cryopipe  whole dump  move after  images',
   );
   for (const c of taken) {
     const s = c.stats;
     const us = (v: number | undefined) => (v === undefined ? '?' : ms(v / 1000));
     console.log(
-      `  ${c.checkpoint}  ${(c.staged ? '/dev/shm' : 'job dir').padEnd(10)}  ${ms(c.frozenMs ?? Number.NaN).padEnd(7)}  ${us(s?.freezingTimeUs).padEnd(8)}  ${us(s?.memdumpTimeUs).padEnd(7)}  ${us(s?.memwriteTimeUs).padEnd(8)}  ${ms(c.dumpMs).padEnd(10)}  ${(c.moveMs === undefined ? '-' : ms(c.moveMs)).padEnd(10)}  ${(c.imageBytes / 2 ** 20).toFixed(0)} MiB`,
+      `  ${c.checkpoint}  ${(c.staged ? '/dev/shm' : 'job dir').padEnd(10)}  ${ms(c.frozenMs ?? Number.NaN).padEnd(7)}  ${us(s?.freezingTimeUs).padEnd(8)}  ${us(s?.memdumpTimeUs).padEnd(7)}  ${us(s?.memwriteTimeUs).padEnd(8)}  ${(c.hookMs === undefined ? '?' : ms(c.hookMs)).padEnd(8)}  ${ms(c.dumpMs).padEnd(10)}  ${(c.moveMs === undefined ? '-' : ms(c.moveMs)).padEnd(10)}  ${(c.imageBytes / 2 ** 20).toFixed(0)} MiB`,
     );
   }
   const frozen = taken.map((c) => c.frozenMs ?? Number.NaN);

@@ -54,6 +54,34 @@ const kill = (pid: number) => {
 const ms = (n: number) => `${n.toFixed(0)} ms`;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
+interface Stats {
+  freezingTimeUs: number;
+  frozenTimeUs: number;
+  memdumpTimeUs: number;
+  memwriteTimeUs: number;
+}
+interface Phases {
+  freezing: number;
+  memdump: number;
+  memwrite: number;
+  /** The rest of criu's frozen time (collecting the tree's state, writing the small images, notify round trips). */
+  other: number;
+  hook?: number;
+}
+const phases = (s: Stats, hookMs?: number): Phases => {
+  const [freezing, memdump, memwrite] = [s.freezingTimeUs, s.memdumpTimeUs, s.memwriteTimeUs].map(
+    (us) => us / 1000,
+  ) as [number, number, number];
+  const other = s.frozenTimeUs / 1000 - freezing - memdump - memwrite - (hookMs ?? 0);
+  return { freezing, memdump, memwrite, other, ...(hookMs !== undefined ? { hook: hookMs } : {}) };
+};
+const describePhases = (all: Phases[]) => {
+  const of = (k: keyof Phases) => median(all.map((p) => p[k] ?? Number.NaN)).toFixed(0);
+  const hook = all.some((p) => p.hook !== undefined) ? `, cryopipe's hook ${of('hook')}` : '';
+  return `freezing ${of('freezing')}, memdump ${of('memdump')}, memwrite ${of('memwrite')}${hook}, rest ${of('other')} ms`;
+};
+const breakdown: string[] = [];
+
 /** MiB/s of dd writing `mib` MiB to the images' disk (fsync'ed), then reading it back uncached. */
 function diskBandwidth(mib: number): { write: number; read: number } {
   const file = join(work, 'dd.bin');
@@ -114,6 +142,9 @@ async function measure(mib: number): Promise<string[]> {
     raw: [] as number[],
     oursFrozen: [] as number[],
     rawFrozen: [] as number[],
+    /** Where each candidate's frozen time went: criu's phases, and our hook. */
+    oursPhases: [] as Phases[],
+    rawPhases: [] as Phases[],
     sealed: [] as number[],
   };
   /** Untimed: the background sealer of checkpoint n must not run into the next candidate. */
@@ -129,10 +160,11 @@ async function measure(mib: number): Promise<string[]> {
     rmSync(raw, { recursive: true, force: true });
     if (last) rmSync(cpDir(last), { recursive: true, force: true });
     sync();
-    let out: { checkpoint: number; frozenMs: number } | undefined;
+    let out: { checkpoint: number; frozenMs: number; hookMs?: number; stats?: Stats } | undefined;
     cp.ours.push(timed(() => (out = cliJson('checkpoint', name, '--leave-running'))));
     last = out!.checkpoint;
     cp.oursFrozen.push(out!.frozenMs);
+    if (out!.stats) cp.oursPhases.push(phases(out!.stats, out!.hookMs));
     await sealedAfter(last);
     rmSync(cpDir(last), { recursive: true, force: true });
     mkdirSync(raw);
@@ -151,7 +183,9 @@ async function measure(mib: number): Promise<string[]> {
         ]),
       ),
     );
-    cp.rawFrozen.push((await readStats(raw, 'dump')).dump!.frozenTimeUs / 1000);
+    const rawStats = (await readStats(raw, 'dump')).dump!;
+    cp.rawFrozen.push(rawStats.frozenTimeUs / 1000);
+    cp.rawPhases.push(phases(rawStats));
     if (r < ROUNDS - 1) continue;
     // The last round keeps both image sets: the restores start from them.
     rmSync(raw, { recursive: true, force: true });
@@ -201,6 +235,9 @@ async function measure(mib: number): Promise<string[]> {
   const c = median(rs.ours);
   const d = median(rs.raw);
   sealing.push(`${mib} MiB: ${ms(median(cp.sealed))}`);
+  breakdown.push(
+    `${mib} MiB: cryopipe ${describePhases(cp.oursPhases)}; criu ${describePhases(cp.rawPhases)}`,
+  );
   return [
     `| ${mib} MiB | ${ms(a)} vs ${ms(b)} (${ratio(a, b)}, +${ms(a - b)}) | ${median(cp.oursFrozen).toFixed(0)} vs ${median(cp.rawFrozen).toFixed(0)} ms (${ratio(median(cp.oursFrozen), median(cp.rawFrozen))}) | ${ms(c)} vs ${ms(d)} (${ratio(c, d)}, +${ms(c - d)}), verified by ${[...rs.verified].join('/')} | ${disk.write.toFixed(0)} / ${disk.read.toFixed(0)} MiB/s (${ms((imageMiB / disk.write) * 1000)} / ${ms((imageMiB / disk.read) * 1000)}) |`,
   ];
@@ -220,6 +257,7 @@ try {
   console.log('|---|---|---|---|---|');
   for (const mib of SIZES) for (const row of await measure(mib)) console.log(row);
   console.log('');
+  console.log(`frozen time by phase (criu stats; medians): ${breakdown.join('; ')}`);
   console.log(
     `background sealing after cryopipe's checkpoint returned (waited for, untimed, before the next candidate): ${sealing.join(', ')}`,
   );

@@ -87,6 +87,14 @@ function notes(b: { filter: string; script?: string }): string {
   return existsSync(path) ? `\n${readFileSync(path, 'utf8').trim()}\n` : '';
 }
 
+/** The commit measured, so numbers can be matched to code (`+dirty` with local changes). */
+function commit(): string {
+  const git = (...args: string[]) =>
+    spawnSync('git', args, { cwd: root, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git('rev-parse', '--short', 'HEAD') || 'unknown';
+  return git('status', '--porcelain', '--untracked-files=no') ? `${head}+dirty` : head;
+}
+
 const sections: string[] = [];
 for (const b of benches) {
   const args = b.script ? ['exec', 'tsx', b.script] : ['bench'];
@@ -106,8 +114,8 @@ for (const b of benches) {
 
 const document = `# Benchmarks
 
-Written by \`pnpm bench\` (tools/bench/src/write-benchmarks.ts) on ${new Date().toISOString().slice(0, 10)}:
-${machine()}. Each benchmark runs its candidates side by side in one run and
+Written by \`pnpm bench\` (tools/bench/src/write-benchmarks.ts) on ${new Date().toISOString().slice(0, 10)}
+at commit ${commit()}: ${machine()}. Each benchmark runs its candidates side by side in one run and
 prints ratios; nothing here is a timed test. The machines are small and
 noisy: compare the ratios, not the absolute numbers. Each package's own
 BENCHMARKS.md explains its method and what limits it.

@@ -2,7 +2,6 @@ import { cpSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { release as kernelRelease } from 'node:os';
 import { join } from 'node:path';
 import { type CriuClient, type DumpResult, readStats } from '@cryopipe/criu-client';
-import { Procfs } from '@cryopipe/procfs';
 import { adoptedTreeRoot, isAdopted, SOLVED_BY_SHELL_JOB } from '../adopt/adopted-job.ts';
 import { blockingFindings, diagnoseTree, formatFindings } from '../diagnose/diagnosis.ts';
 import { JobError } from '../errors.ts';
@@ -169,7 +168,10 @@ export async function checkpointJob(
     // the tree: if it fails (a full disk), criu resumes the job instead. It
     // records each image's identity only (a stat each); the content hashes
     // come once criu is done with the tree, so no hashing adds frozen time.
-    const finalize = (d: Omit<Dumped, 'stats' | 'ms' | 'preDump'>, ms: number): CheckpointMeta => {
+    const finalize = (
+      d: Omit<Dumped, 'stats' | 'ms' | 'preDump' | 'hookMs'>,
+      ms: number,
+    ): CheckpointMeta => {
       try {
         restrictToOwner(dir);
         const record: CheckpointMeta = {
@@ -267,6 +269,7 @@ export async function checkpointJob(
       ...record,
       dumpMs: dumped.ms,
       ...frozen(stats),
+      ...(dumped.hookMs !== undefined ? { hookMs: Math.round(dumped.hookMs * 10) / 10 } : {}),
       preDump: dumped.preDump,
       ...(staging ? { stagedIn: options.stagingDir!, moveMs: moveMs! } : {}),
     };
@@ -294,6 +297,8 @@ export async function checkpointJob(
 
 interface Dumped {
   version: string;
+  /** Time spent in our post-dump hook, inside the frozen window. */
+  hookMs: number | undefined;
   files: FileRecord[];
   inputs: InputRecord[];
   treePids: number[] | undefined;
@@ -355,7 +360,7 @@ async function dump(
   progress: Progress,
   meter: ProgressMeter,
   /** Called while the tree is frozen and every image is written. */
-  onImagesWritten: (d: Omit<Dumped, 'stats' | 'ms' | 'preDump'>, ms: number) => void,
+  onImagesWritten: (d: Omit<Dumped, 'stats' | 'ms' | 'preDump' | 'hookMs'>, ms: number) => void,
 ): Promise<Dumped> {
   // criu creates images with our umask (it starts when the first request is sent):
   // keep them private from the start; restrictToOwner() checks afterwards.
@@ -371,6 +376,7 @@ async function dump(
   let files: FileRecord[] = [];
   let inputs: InputRecord[] = [];
   let treePids: number[] | undefined;
+  let hookMs: number | undefined;
   const started = performance.now();
   const { shellJob, imagesDir, leaveRunning } = opts;
   let preDump: PreDumpDecision = { used: false, why: 'not decided' };
@@ -413,15 +419,15 @@ async function dump(
         {
           // The tree is frozen here: file sizes are exactly what criu records.
           postDump: async () => {
+            const hookStarted = performance.now();
             metering.stop();
             faultPoint('checkpoint:criu-running');
-            ({ files, inputs } = await recordTreeFiles(pid, opts.jobDir, opts.previousFiles));
+            const tree = await recordTreeFiles(pid, opts.jobDir, opts.previousFiles);
+            ({ files, inputs } = tree);
             // Without a PID namespace a restore needs every one of these host pids free.
-            if (!job.pidNamespace) {
-              const snap = await new Procfs().snapshot(pid, { outside: false });
-              treePids = [...snap.processes.keys()].sort((a, b) => a - b);
-            }
+            if (!job.pidNamespace) treePids = tree.pids;
             onImagesWritten({ version, files, inputs, treePids }, performance.now() - started);
+            hookMs = performance.now() - hookStarted;
           },
         },
       )
@@ -431,6 +437,7 @@ async function dump(
       files,
       inputs,
       treePids,
+      hookMs,
       stats: result.stats,
       preDump,
       ms: performance.now() - started,

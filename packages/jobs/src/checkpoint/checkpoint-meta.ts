@@ -51,6 +51,12 @@ export interface CheckpointMeta {
   imageBytes: number;
   /** Milliseconds the tree was frozen, from CRIU's stats when available. */
   frozenMs?: number;
+  /**
+   * The part of frozenMs that was cryopipe's own work in criu's post-dump
+   * hook (the tree's files and pids; for a stopping checkpoint also writing
+   * this record), in milliseconds.
+   */
+  hookMs?: number;
   /** Wall-clock milliseconds of the whole dump request. */
   dumpMs: number;
   /** Every file the tree had open for writing: a restore checks, cuts back or moves them. */
@@ -112,7 +118,7 @@ export function parseCheckpointMeta(text: string, where = 'checkpoint.json'): Ch
     'bad criuVersion or kernel',
   );
   for (const k of ['imageBytes', 'dumpMs'] as const) check(isNumber(m[k]), `${k} is not a number`);
-  for (const k of ['frozenMs', 'moveMs'] as const)
+  for (const k of ['frozenMs', 'hookMs', 'moveMs'] as const)
     check(m[k] === undefined || isNumber(m[k]), `${k} is not a number`);
   check(m.stagedIn === undefined || typeof m.stagedIn === 'string', 'stagedIn is not a string');
   if (!Array.isArray(m.files)) problems.push('files is not a list');

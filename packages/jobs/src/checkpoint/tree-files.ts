@@ -1,4 +1,4 @@
-import { type Descriptor, Procfs, writableFiles } from '@cryopipe/procfs';
+import { type Descriptor, Procfs, type Snapshot, writableFiles } from '@cryopipe/procfs';
 import {
   type FileOpen,
   type FileRecord,
@@ -14,12 +14,8 @@ export interface TreeFile {
   opens: FileOpen[];
 }
 
-/** The regular files the tree under `rootPid` has open for writing (deleted ones excluded). */
-export async function writableFilesOfTree(
-  rootPid: number,
-  procfs = new Procfs(),
-): Promise<TreeFile[]> {
-  const snap = await procfs.snapshot(rootPid, { outside: false });
+/** The regular files the tree has open for writing (deleted ones excluded). */
+function writableFilesOf(snap: Snapshot): TreeFile[] {
   const byPath = new Map<string, Map<string, FileOpen>>();
   for (const f of writableFiles(snap)) {
     if (f.deleted) continue;
@@ -36,8 +32,7 @@ export async function writableFilesOfTree(
 }
 
 /** Regular files the tree only reads (its `< inputs`), outside `ownDir` and the kernel's trees. */
-async function readOnlyFilesOfTree(rootPid: number, ownDir: string): Promise<string[]> {
-  const snap = await new Procfs().snapshot(rootPid, { outside: false });
+function readOnlyFilesOf(snap: Snapshot, ownDir: string): string[] {
   const paths = new Set<string>();
   for (const proc of snap.processes.values())
     for (const d of proc.fds as Descriptor[])
@@ -47,22 +42,24 @@ async function readOnlyFilesOfTree(rootPid: number, ownDir: string): Promise<str
 }
 
 /**
- * Size, hashes and opens of every file the tree has open for writing, and
- * the identity of every file it only reads; call it with the tree frozen.
- * `previous`: the last checkpoint's records, whose chunk hashes of bytes
- * already checkpointed are reused.
+ * Size, hashes and opens of every file the tree has open for writing, the
+ * identity of every file it only reads, and the tree's pids; call it with
+ * the tree frozen (it runs inside the frozen window of a checkpoint, so the
+ * tree's /proc is read once for all three). `previous`: the last
+ * checkpoint's records, whose chunk hashes of bytes already checkpointed
+ * are reused.
  */
 export async function recordTreeFiles(
   rootPid: number,
   ownDir: string,
   previous: readonly FileRecord[] = [],
-): Promise<{ files: FileRecord[]; inputs: InputRecord[] }> {
+): Promise<{ files: FileRecord[]; inputs: InputRecord[]; pids: number[] }> {
+  const snap = await new Procfs().snapshot(rootPid, { outside: false });
   const before = new Map(previous.map((r) => [r.path, r]));
-  const written = await writableFilesOfTree(rootPid);
-  const files = written.map((f) => recordFile(f.path, f.opens, before.get(f.path)));
+  const files = writableFilesOf(snap).map((f) => recordFile(f.path, f.opens, before.get(f.path)));
   const writtenPaths = new Set(files.map((f) => f.path));
-  const inputs = (await readOnlyFilesOfTree(rootPid, ownDir))
+  const inputs = readOnlyFilesOf(snap, ownDir)
     .filter((path) => !writtenPaths.has(path))
     .map(recordInput);
-  return { files, inputs };
+  return { files, inputs, pids: [...snap.processes.keys()].sort((a, b) => a - b) };
 }
