@@ -10,6 +10,7 @@ import {
 import { join } from 'node:path';
 import { binary, criu, describeWith, root } from '@cryopipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { EncodeOptions } from '../../examples/src/encoders.ts';
 import { cliPath, useCli } from '../test/cli-harness.ts';
 import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts';
 
@@ -21,9 +22,11 @@ import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts'
 const SHORT = 240;
 const LONG = 400;
 // Case 5's TERM comes only at GraceTime's end, after slurmctld's preemption
-// pass: a 240-frame encode alone on the machine (~10 s) once finished first
-// and Slurm recorded TIMEOUT. This one runs ~3× longer.
+// pass. Unpaced, a 240-frame encode (~10 s) and then a 720-frame one (32 s,
+// in CI) finished first and Slurm recorded TIMEOUT. This one is paced by
+// ffmpeg -re at 12 frames a second: 60 s however fast the machine is.
 const LONGEST = 720;
+const PACED = { realTimeFps: 12 };
 
 interface Case {
   name: string;
@@ -74,7 +77,8 @@ describeWith(
       symlinkSync(cliPath, join(bin, 'cryopipe'));
       cluster = await SlurmCluster.start({ preemptSendUserSignal: true });
       // Uninterrupted references, encoded while the jobs run.
-      for (const frames of [SHORT, LONG, LONGEST]) refs.set(frames, referenceEncode(dir, frames));
+      for (const frames of [SHORT, LONG]) refs.set(frames, referenceEncode(dir, frames));
+      refs.set(LONGEST, referenceEncode(dir, LONGEST, PACED));
     }, 60_000);
     afterAll(async () => {
       await cluster?.stop();
@@ -87,6 +91,7 @@ describeWith(
       frames: number,
       sbatchArgs: string[],
       slurmArgs: string[] = [],
+      options: EncodeOptions = {},
     ): Case {
       const out = join(dir, `${name}.ivf`);
       const made = cli(
@@ -96,7 +101,7 @@ describeWith(
         name,
         ...slurmArgs,
         '--',
-        ...encode(out, frames),
+        ...encode(out, frames, options),
       );
       expect(made.status, made.stderr).toBe(0);
       const script = join(dir, `${name}.sbatch`);
@@ -265,7 +270,22 @@ describeWith(
       const ps = cli('ps', '--json')
         .json()
         .find((j: { name?: string }) => j.name === c.name);
-      expect(ps).toMatchObject({ state: 'checkpointed' });
+      expect(ps).toMatchObject({
+        state: 'checkpointed',
+        slurm: {
+          jobId: c.id,
+          runs: 1,
+          lastRun: {
+            action: 'started',
+            end: { outcome: 'checkpointed', signal: 'SIGUSR1', requeued: true },
+          },
+        },
+      });
+      expect(cli('ps').stdout).toMatch(
+        new RegExp(
+          `is Slurm job ${c.id}: run 1 on \\S+, started, ended in checkpoint \\d+ \\(SIGUSR1\\), requeued`,
+        ),
+      );
       cluster.run('scontrol', ['release', c.id]);
       const r = await completedIdentical(c);
       checkpointedThenRestored(c, r, 'SIGUSR1');
@@ -361,7 +381,7 @@ describeWith(
             .catch(() => {});
       }
       cluster.reconfigure({ preemptSendUserSignal: false, graceTime: 5 });
-      const c = submit('graceterm', LONGEST, ['--partition=low', '--cpus-per-task=4']);
+      const c = submit('graceterm', LONGEST, ['--partition=low', '--cpus-per-task=4'], [], PACED);
       await encoding(c);
       cluster.sbatch([
         '--partition=high',

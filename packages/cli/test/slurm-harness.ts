@@ -15,7 +15,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { which } from '@cryopipe/testkit';
-import { aomenc } from '../../examples/src/encoders.ts';
+import { aomenc, type EncodeOptions } from '../../examples/src/encoders.ts';
 
 /**
  * A real one-node Slurm cluster for tests: Debian's slurm-wlm and munge,
@@ -63,12 +63,17 @@ export interface SlurmJobInfo {
 }
 
 /** A real, deterministic encode as `cryopipe` pipeline argv: ffmpeg testsrc2 → y4m → aomenc, small and fast. */
-export const encode = (out: string, frames: number) => aomenc.pipeline(out, frames, { speed: 8 });
+export const encode = (out: string, frames: number, options: EncodeOptions = {}) =>
+  aomenc.pipeline(out, frames, { speed: 8, ...options });
 
 /** An uninterrupted run of the same encode through a plain shell pipeline: its output. */
-export function referenceEncode(dir: string, frames: number): Promise<Buffer> {
-  const out = join(dir, `ref-${frames}.ivf`);
-  const words = encode(out, frames).map((w) => (w === '|' ? '|' : `'${w}'`));
+export function referenceEncode(
+  dir: string,
+  frames: number,
+  options: EncodeOptions = {},
+): Promise<Buffer> {
+  const out = join(dir, `ref-${frames}-${options.realTimeFps ?? 'free'}.ivf`);
+  const words = encode(out, frames, options).map((w) => (w === '|' ? '|' : `'${w}'`));
   return new Promise((resolve, reject) => {
     const p = spawn('bash', ['-c', words.join(' ')], { stdio: 'ignore' });
     p.on('exit', (code) =>

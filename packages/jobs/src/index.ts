@@ -137,11 +137,5 @@ export {
   type SlurmOutcome,
   superviseSlurmJob,
 } from './slurm/slurm-job.ts';
-export {
-  readSlurmRecord,
-  type SlurmRecord,
-  type SlurmRunEnd,
-  type SlurmRunRecord,
-} from './slurm/slurm-record.ts';
 // The job store: everything @cryopipe/jobs/store has, the same bindings.
 export * from './store-entry.ts';

@@ -15,6 +15,12 @@ export { isSealed } from './integrity/seal.ts';
 export { PipelineSyntaxError } from './pipeline/pipeline-syntax.ts';
 export type { ProgressEvent } from './progress.ts';
 export { type ScheduleSummary, scheduleSummary } from './schedule/schedule-summary.ts';
+export {
+  readSlurmRecord,
+  type SlurmRecord,
+  type SlurmRunEnd,
+  type SlurmRunRecord,
+} from './slurm/slurm-record.ts';
 export { cryopipeHome } from './store/home.ts';
 export {
   type CheckpointRecord,

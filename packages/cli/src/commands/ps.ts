@@ -3,7 +3,10 @@ import {
   isSealed,
   isWithin,
   type JobState,
+  type JobStore,
   jobLiveness,
+  readSlurmRecord,
+  type SlurmRunRecord,
   scheduleSummary,
   withProcScan,
 } from '@cryopipe/jobs/store';
@@ -94,6 +97,7 @@ checkpoint recorded.`,
             ? { copyOf: { job: job.copyOf.job, checkpoint: job.copyOf.checkpoint } }
             : {}),
           ...(job.migratedTo ? { migratedTo: job.migratedTo } : {}),
+          ...slurmOf(store, job.id),
           schedule: scheduleSummary(store, job),
           outputs,
           command: job.command,
@@ -134,6 +138,7 @@ checkpoint recorded.`,
     for (const r of rows) {
       if (r.migratedTo)
         out.line(`  ${r.id} moved to ${r.migratedTo.dest} (job ${r.migratedTo.id} there)`);
+      if (r.slurm) out.line(`  ${r.id} ${describeSlurm(r.slurm)}`);
       if (r.copyOf)
         out.line(
           `  ${r.id} is a copy of ${r.copyOf.job} from its checkpoint ${r.copyOf.checkpoint}`,
@@ -146,6 +151,32 @@ checkpoint recorded.`,
     return EXIT.ok;
   },
 };
+
+/** A job run by `cryopipe slurm`: its Slurm job id and its newest run (jobs/ID/slurm.json). */
+function slurmOf(
+  store: JobStore,
+  id: string,
+): { slurm?: { jobId: string; runs: number; lastRun: SlurmRunRecord } } {
+  const record = readSlurmRecord(store, id);
+  const lastRun = record?.runs.at(-1);
+  return record && lastRun
+    ? { slurm: { jobId: record.slurmJobId, runs: record.runs.length, lastRun } }
+    : {};
+}
+
+/** "is Slurm job 4242: run 2 on node2, restored from checkpoint 3, ended in checkpoint 4 (SIGUSR1), requeued". */
+function describeSlurm(s: { jobId: string; runs: number; lastRun: SlurmRunRecord }): string {
+  const run = s.lastRun;
+  const began =
+    run.action === 'restored' ? `restored from checkpoint ${run.from ?? '?'}` : 'started';
+  const end = run.end;
+  const ended = !end
+    ? ''
+    : end.outcome === 'finished'
+      ? `, finished (exit ${end.exitCode ?? '?'})`
+      : `, ended in checkpoint ${end.checkpoint ?? '?'}${end.signal ? ` (${end.signal})` : ''}${end.requeued ? ', requeued' : ''}`;
+  return `is Slurm job ${s.jobId}: run ${s.runs} on ${run.node ?? 'an unknown node'}, ${began}${ended}`;
+}
 
 function parseStates(given: string[] | undefined): Set<JobState> | undefined {
   if (!given) return undefined;
