@@ -64,7 +64,7 @@ interface Phases {
   freezing: number;
   memdump: number;
   memwrite: number;
-  /** The rest of criu's frozen time (collecting the tree's state, writing the small images, notify round trips). */
+  /** The rest of criu's frozen time (collecting the tree's state, the small images, notify round trips). */
   other: number;
   hook?: number;
 }
@@ -72,13 +72,14 @@ const phases = (s: Stats, hookMs?: number): Phases => {
   const [freezing, memdump, memwrite] = [s.freezingTimeUs, s.memdumpTimeUs, s.memwriteTimeUs].map(
     (us) => us / 1000,
   ) as [number, number, number];
-  const other = s.frozenTimeUs / 1000 - freezing - memdump - memwrite - (hookMs ?? 0);
+  // memwrite is part of memdump (criu times xfer_pages inside its memory dump).
+  const other = s.frozenTimeUs / 1000 - freezing - memdump - (hookMs ?? 0);
   return { freezing, memdump, memwrite, other, ...(hookMs !== undefined ? { hook: hookMs } : {}) };
 };
 const describePhases = (all: Phases[]) => {
   const of = (k: keyof Phases) => median(all.map((p) => p[k] ?? Number.NaN)).toFixed(0);
   const hook = all.some((p) => p.hook !== undefined) ? `, cryopipe's hook ${of('hook')}` : '';
-  return `freezing ${of('freezing')}, memdump ${of('memdump')}, memwrite ${of('memwrite')}${hook}, rest ${of('other')} ms`;
+  return `freezing ${of('freezing')}, memdump ${of('memdump')} (of which memwrite ${of('memwrite')})${hook}, rest ${of('other')} ms`;
 };
 const breakdown: string[] = [];
 
