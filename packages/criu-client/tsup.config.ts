@@ -11,4 +11,8 @@ export default defineConfig({
   // "Start-up cost per command"). Bundled, they are one module of what we use.
   // It stays a dependency for the declarations' types.
   noExternal: ['@bufbuild/protobuf'],
+  // Its licenses (Apache-2.0 AND BSD-3-Clause) travel with the package.
+  banner: {
+    js: '/* @cryopipe/criu-client: includes @bufbuild/protobuf (Apache-2.0 AND BSD-3-Clause), see THIRD-PARTY-NOTICES.md */',
+  },
 });

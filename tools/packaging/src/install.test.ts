@@ -117,7 +117,7 @@ describeWith([root, criu], 'packed tarballs installed as an npm user would', () 
     );
   });
 
-  it('every tarball holds a LICENSE, a README and no source maps', () => {
+  it('every tarball holds a LICENSE, a README, the notices of what it bundles, and no source maps', () => {
     for (const [name, tarball] of tarballs) {
       const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
       expect(files, name).toContain('package/LICENSE');
@@ -126,6 +126,13 @@ describeWith([root, criu], 'packed tarballs installed as an npm user would', () 
         files.filter((f) => f.endsWith('.map')),
         name,
       ).toEqual([]);
+      // Code bundled from a dependency ships that dependency's licenses.
+      const bundled = execFileSync('tar', ['-xzOf', tarball, '--wildcards', 'package/dist/*.js'], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      }).includes('@bufbuild/protobuf (Apache-2.0 AND BSD-3-Clause)');
+      if (bundled) expect(files, name).toContain('package/THIRD-PARTY-NOTICES.md');
+      if (name === '@cryopipe/criu-client') expect(bundled, name).toBe(true);
     }
   });
 
