@@ -1,18 +1,23 @@
 import {
   existsSync,
-  mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { binary, criu, describeWith, root } from '@cryopipe/testkit';
+import type { SlurmRunRecord } from '@cryopipe/jobs';
+import { binary, describeWith } from '@cryopipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cliPath, useCli } from '../test/cli-harness.ts';
-import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts';
+import { useCli } from '../test/cli-harness.ts';
+import {
+  cryopipeBinDir,
+  encode,
+  referenceEncode,
+  SLURM_REQUIREMENTS,
+  SlurmCluster,
+} from '../test/slurm-harness.ts';
 
 // A job moves between nodes: checkpointed on node1 (this machine), requeued,
 // and restored by a second slurmd, node2, in its own network and UTS
@@ -20,37 +25,17 @@ import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts'
 
 const FRAMES = 400;
 
-interface RunRecord {
-  restartCount: number;
-  node?: string;
-  action: 'started' | 'restored';
-  from?: number;
-  end?: { outcome: string; signal?: string; checkpoint?: number; exitCode?: number };
-}
-
 describeWith(
-  [
-    root,
-    criu,
-    binary('slurmctld'),
-    binary('slurmd'),
-    binary('munged'),
-    binary('ip'),
-    binary('nsenter'),
-    binary('unshare'),
-    binary('ffmpeg'),
-    binary('aomenc'),
-  ],
+  [...SLURM_REQUIREMENTS, binary('ip'), binary('nsenter'), binary('unshare')],
   'cryopipe slurm: a job moves to a second node',
   () => {
     const { cli, dir, home } = useCli();
     let cluster: SlurmCluster;
     let ref: Promise<Buffer>;
-    const bin = join(dir, 'bin');
+    let bin = '';
 
     beforeAll(async () => {
-      mkdirSync(bin);
-      symlinkSync(cliPath, join(bin, 'cryopipe'));
+      bin = cryopipeBinDir(dir);
       cluster = await SlurmCluster.start({ preemptSendUserSignal: false, secondNode: true });
       ref = referenceEncode(dir, FRAMES);
       ref.catch(() => {});
@@ -161,7 +146,7 @@ describeWith(
       const job = (cli('ps', '--json').json() as { id: string; name?: string }[]).find(
         (j) => j.name === 'move',
       )!;
-      const runs: RunRecord[] = JSON.parse(
+      const runs: SlurmRunRecord[] = JSON.parse(
         readFileSync(join(home, 'jobs', job.id, 'slurm.json'), 'utf8'),
       ).runs;
       expect(runs, log()).toHaveLength(2);

@@ -1,18 +1,17 @@
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { binary, criu, describeWith, root } from '@cryopipe/testkit';
+import type { SlurmRunRecord } from '@cryopipe/jobs';
+import { binary, describeWith } from '@cryopipe/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EncodeOptions } from '../../examples/src/encoders.ts';
-import { cliPath, useCli } from '../test/cli-harness.ts';
-import { encode, referenceEncode, SlurmCluster } from '../test/slurm-harness.ts';
+import { useCli } from '../test/cli-harness.ts';
+import {
+  cryopipeBinDir,
+  encode,
+  referenceEncode,
+  SLURM_REQUIREMENTS,
+  SlurmCluster,
+} from '../test/slurm-harness.ts';
 
 // cryopipe slurm on a real Slurm 22.05 (slurmctld, slurmd, munged started by
 // the harness): every case ends byte-identical to an uninterrupted encode.
@@ -35,46 +34,18 @@ interface Case {
   frames: number;
 }
 
-interface RunRecord {
-  restartCount: number;
-  node?: string;
-  at: string;
-  action: 'started' | 'restored';
-  from?: number;
-  ms: number;
-  end?: {
-    at: string;
-    outcome: string;
-    signal?: string;
-    checkpoint?: number;
-    checkpointMs?: number;
-    requeued?: boolean;
-    exitCode?: number;
-  };
-}
-
 describeWith(
-  [
-    root,
-    criu,
-    binary('slurmctld'),
-    binary('slurmd'),
-    binary('munged'),
-    binary('sbatch'),
-    binary('ffmpeg'),
-    binary('aomenc'),
-  ],
+  [...SLURM_REQUIREMENTS, binary('sbatch')],
   'cryopipe slurm on a real Slurm cluster',
   () => {
     const { cli, cliWith, dir, home } = useCli();
     let cluster: SlurmCluster;
-    const bin = join(dir, 'bin');
+    let bin = '';
     const refs = new Map<number, Promise<Buffer>>();
     const timings: string[] = [];
 
     beforeAll(async () => {
-      mkdirSync(bin);
-      symlinkSync(cliPath, join(bin, 'cryopipe'));
+      bin = cryopipeBinDir(dir);
       cluster = await SlurmCluster.start({ preemptSendUserSignal: true });
       // Uninterrupted references, encoded while the jobs run.
       for (const frames of [SHORT, LONG]) refs.set(frames, referenceEncode(dir, frames));
@@ -139,12 +110,12 @@ describeWith(
       return job.id;
     }
 
-    function runs(c: Case): RunRecord[] {
+    function runs(c: Case): SlurmRunRecord[] {
       return JSON.parse(readFileSync(join(home, 'jobs', jobId(c.name), 'slurm.json'), 'utf8')).runs;
     }
 
     /** The job completed (exit 0), after at least one restart, byte-identical to the reference. */
-    async function completedIdentical(c: Case): Promise<RunRecord[]> {
+    async function completedIdentical(c: Case): Promise<SlurmRunRecord[]> {
       const done = await cluster.waitForJob(
         c.id,
         (j) => !['RUNNING', 'PENDING', 'REQUEUED', 'COMPLETING', 'REQUEUE_HOLD'].includes(j.state),
@@ -163,7 +134,7 @@ describeWith(
     }
 
     /** The first run ended by a stopping checkpoint on `signal`; the second restored it. */
-    function checkpointedThenRestored(c: Case, r: RunRecord[], signal: string): void {
+    function checkpointedThenRestored(c: Case, r: SlurmRunRecord[], signal: string): void {
       expect(r[0], log(c)).toMatchObject({
         action: 'started',
         end: { outcome: 'checkpointed', signal },

@@ -10,12 +10,14 @@ import {
   readFileSync,
   rmdirSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { which } from '@cryopipe/testkit';
+import { binary, criu, root, which } from '@cryopipe/testkit';
 import { aomenc, type EncodeOptions } from '../../examples/src/encoders.ts';
+import { cliPath } from './cli-harness.ts';
 
 /**
  * A real one-node Slurm cluster for tests: Debian's slurm-wlm and munge,
@@ -52,6 +54,25 @@ export interface SecondNode {
   hostAddr: string;
   /** The host end of the veth pair (its peer lives in the namespace). */
   veth: string;
+}
+
+/** What every Slurm e2e test needs: root, criu, the Slurm and munge daemons, the encoders. */
+export const SLURM_REQUIREMENTS = [
+  root,
+  criu,
+  binary('slurmctld'),
+  binary('slurmd'),
+  binary('munged'),
+  binary('ffmpeg'),
+  binary('aomenc'),
+];
+
+/** A `bin` directory under `dir` holding `cryopipe` (this checkout's CLI), for the jobs' PATH. */
+export function cryopipeBinDir(dir: string): string {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  symlinkSync(cliPath, join(bin, 'cryopipe'));
+  return bin;
 }
 
 /** A job as `scontrol show job` describes it. */
